@@ -1,0 +1,55 @@
+// A pass is a named value: a pure function from graph to graph.
+//
+// The default pipeline is the literal array below, read top to bottom. `run` verifies the
+// graph after every pass when asked (tests always ask), and can hand back the IR after any
+// pass for `unetc inspect --dump-after`.
+
+public struct Pass: Sendable {
+    public let name: String
+    public let summary: String
+    public let run: @Sendable (Graph) throws -> Graph
+}
+
+public enum Pipeline {
+    /// The passes `generate` runs, in order.
+    public static let standard: [Pass] = [
+        fuseActivation,     // conv -> relu  becomes  conv+relu
+        eliminateConcat,    // conv(concat(a, b))  becomes  conv(a, b)
+        eliminateCrop,      // crop  becomes  view (an offset and strides, no copy)
+    ]
+
+    public static func pass(named name: String) -> Pass? { standard.first { $0.name == name } }
+
+    /// Runs `passes` in order. With `verify`, checks the IR after each one and names the pass
+    /// that broke it. `after(pass, graph)` sees every intermediate graph.
+    public static func run(_ graph: Graph, passes: [Pass] = standard, verify: Bool = true,
+                           after: (Pass, Graph) -> Void = { _, _ in }) throws -> Graph {
+        var g = graph
+        for pass in passes {
+            g = try pass.run(g)
+            if verify {
+                do { try g.verify() } catch let e as GraphError {
+                    throw GraphError("after pass \(pass.name): \(e.message)")
+                }
+            }
+            after(pass, g)
+        }
+        return g
+    }
+}
+
+extension Graph {
+    /// A new graph without the nodes in `removed`; every read of a removed node `i` reads
+    /// `forward[i]` instead (which must not be removed itself).
+    func removing(_ removed: Set<Int>, forward: [Int: Int]) -> Graph {
+        var newIndex = [Int](repeating: -1, count: nodes.count)
+        var out: [Node] = []
+        for (i, node) in nodes.enumerated() where !removed.contains(i) {
+            var node = node
+            node.inputs = node.inputs.map { newIndex[forward[$0] ?? $0] }
+            newIndex[i] = out.count
+            out.append(node)
+        }
+        return Graph(nodes: out)
+    }
+}
