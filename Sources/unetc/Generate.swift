@@ -1,11 +1,52 @@
 import ArgumentParser
+import Foundation
 import UNetC
 
-struct Generate: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Generate unet.c and unet.h.")
-    func run() throws { throw ValidationError("not yet") }
+/// Options that shape the generated C.
+struct CodegenOptions: ParsableArguments {
+    @Option(help: "Floats per vector: 16 (AVX-512), 8 (AVX2), 4 (NEON, SSE).")
+    var vectorWidth = 16
+
+    @Option(help: "Per-layer tiling from `unetc tune` (JSON).")
+    var tuning: String?
+
+    func generatorOptions(source: String) throws -> GeneratorOptions {
+        var o = GeneratorOptions()
+        o.vectorWidth = vectorWidth
+        o.sourceName = URL(fileURLWithPath: source).lastPathComponent
+        if let path = tuning {
+            let file = try TuningFile.read(path: path)
+            for warning in file.mismatches(vectorWidth: vectorWidth) { warn("\(path): \(warning)") }
+            o.tiling = file.tiling
+        }
+        return o
+    }
 }
-struct Verify: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Generate, compile and check against the interpreter.")
-    func run() throws { throw ValidationError("not yet") }
+
+struct Generate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Generate unet.h and unet.c: standalone C99, no malloc, OpenMP-parallel with -fopenmp.")
+
+    @OptionGroup var model: ModelOptions
+    @OptionGroup var codegen: CodegenOptions
+
+    @Option(help: "Directory to write unet.h and unet.c into (created if missing).")
+    var outputDir: String
+
+    func run() throws {
+        let weights = try model.load()
+        let (h, w) = try model.size()
+        let program = try Generator.generate(weights, batch: model.batch, height: h, width: w,
+                                             options: codegen.generatorOptions(source: model.weights))
+        do {
+            try FileManager.default.createDirectory(atPath: outputDir, withIntermediateDirectories: true)
+        } catch {
+            throw ValidationError("\(outputDir): cannot create the output directory: \(error.localizedDescription)")
+        }
+        try program.write(to: outputDir)
+        let out = program.graph.nodes[program.graph.outputIndex].shape
+        note("wrote \(outputDir)/unet.h and \(outputDir)/unet.c: input \(program.graph.input.shape), output \(out), "
+             + "\(String(format: "%.2f", Double(program.flops) / 1e9)) GFLOP, arena \(program.plan.arenaBytes) bytes, "
+             + "weights \(program.weights.count * 4) bytes")
+    }
 }

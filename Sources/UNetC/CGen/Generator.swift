@@ -1,0 +1,301 @@
+// The C generator: lowers an optimised graph to unet.h and unet.c.
+//
+// Swift holds the decisions (tiling, the memory plan, weight packing, which kernel each node
+// becomes); the C comes from Templates/. Every size is a literal in the output, every buffer
+// an offset into one arena, and the output is byte-identical for the same inputs.
+
+import Foundation
+
+public struct GeneratorOptions: Sendable {
+    /// Floats per vector: 16 for AVX-512, 8 for AVX2, 4 for NEON/SSE.
+    public var vectorWidth = 16
+    /// Per-layer tiling that overrides the defaults, keyed by node name.
+    public var tiling: [String: LayerTiling] = [:]
+    /// The passes to run before lowering.
+    public var passes: [Pass] = Pipeline.standard
+    /// Named in unet.c's header comment.
+    public var sourceName = "weights"
+
+    public init() {}
+}
+
+/// unet.h and unet.c, with the decisions that made them.
+public struct CProgram: Sendable {
+    public var header: String
+    /// unet.c up to the weights.
+    public var kernels: String
+    /// The packed weights, emitted as exact bit patterns.
+    public var weights: [Float]
+    /// unet.c after the weights: the entry point.
+    public var entry: String
+    public var graph: Graph
+    public var plan: MemoryPlan
+    public var flops: Int
+    public var tilings: [String: LayerTiling]
+
+    /// The whole unet.c.
+    public func source() -> [UInt8] {
+        var out = Array(kernels.utf8)
+        out.reserveCapacity(kernels.utf8.count + weights.count * 11 + entry.utf8.count + 256)
+        out += Array("\nstatic const union unet_weights unet_w __attribute__((aligned(64))) = {{\n".utf8)
+        let hex = Array("0123456789abcdef".utf8)
+        for (i, w) in weights.enumerated() {
+            let bits = w.bitPattern
+            out += [UInt8(ascii: "0"), UInt8(ascii: "x")]
+            for shift in stride(from: 28, through: 0, by: -4) { out.append(hex[Int((bits >> UInt32(shift)) & 15)]) }
+            out.append(i % 8 == 7 || i == weights.count - 1 ? UInt8(ascii: "\n") : UInt8(ascii: ","))
+            if i % 8 == 7 && i != weights.count - 1 { out.insert(UInt8(ascii: ","), at: out.count - 1) }
+        }
+        out += Array("}};\n".utf8)
+        out += Array(entry.utf8)
+        return out
+    }
+
+    /// Writes DIR/unet.h and DIR/unet.c, each to a temporary file first, then renamed.
+    public func write(to directory: String) throws {
+        try writeFileAtomically(Array(header.utf8), to: directory + "/unet.h")
+        try writeFileAtomically(source(), to: directory + "/unet.c")
+    }
+}
+
+public enum Generator {
+    public static func generate(_ weights: ModelWeights, batch: Int, height: Int, width: Int,
+                                options: GeneratorOptions = GeneratorOptions()) throws -> CProgram {
+        let built = try weights.config.build(batch: batch, height: height, width: width)
+        let graph = try Pipeline.run(built, passes: options.passes)
+        return try lower(graph, weights: weights, options: options)
+    }
+
+    /// Lowers an optimised graph.
+    public static func lower(_ graph: Graph, weights: ModelWeights, options: GeneratorOptions) throws -> CProgram {
+        let v = options.vectorWidth
+        guard [1, 2, 4, 8, 16, 32].contains(v) else { throw GraphError("vector width \(v) is not 1, 2, 4, 8, 16 or 32") }
+        var tilings: [String: LayerTiling] = [:]
+        for node in graph.nodes {
+            guard let d = Tiling.defaults(node, in: graph, vectorWidth: v) else { continue }
+            let t = options.tiling[node.name] ?? d
+            try Tiling.validate(t, for: node)
+            tilings[node.name] = t
+        }
+        var lowering = Lowering(graph: graph, weights: weights, v: v, tilings: tilings)
+        return try lowering.run(options: options)
+    }
+}
+
+/// The state of one lowering: the kernels emitted so far, the packed weights, the calls.
+struct Lowering {
+    let graph: Graph
+    let weights: ModelWeights
+    let v: Int
+    let tilings: [String: LayerTiling]
+
+    var names = NameSupply()
+    var packed: [Float] = []
+    var tiles = Set<String>()           // tile functions already emitted
+    var tileCode = ""
+    var layerCode = ""
+    var calls = CWriter()
+    var flops = 0
+
+    init(graph: Graph, weights: ModelWeights, v: Int, tilings: [String: LayerTiling]) {
+        self.graph = graph; self.weights = weights; self.v = v; self.tilings = tilings
+    }
+
+    /// The strides of the tensor a value is stored in (a view's source for a view).
+    func storage(_ i: Int) -> Shape {
+        let node = graph.nodes[i]
+        return node.op.isView ? graph.nodes[node.inputs[0]].shape : node.shape
+    }
+
+    /// Bytes of the panel each conv packs its bands into: scratch live during its step alone.
+    func scratchBytes(_ i: Int) -> Int {
+        let node = graph.nodes[i]
+        guard let t = tilings[node.name] else { return 0 }
+        return panel(node, t).floats * 4
+    }
+
+    func panel(_ node: Node, _ t: LayerTiling) -> (pw: Int, rows: Int, plane: Int, floats: Int) {
+        let cin = node.inputs.reduce(0) { $0 + graph.nodes[$1].shape.c }
+        let tw = t.nv * v
+        switch node.op {
+        case .conv(_, let p, _):
+            let pw = (node.shape.w + tw - 1) / tw * tw + 2 * p, rows = t.rb + 2 * p
+            return (pw, rows, pw * rows, cin * pw * rows)
+        default:
+            let iw = graph.nodes[node.inputs[0]].shape.w
+            let pw = (iw + tw - 1) / tw * tw
+            return (pw, t.rb, pw * t.rb, cin * pw * t.rb)
+        }
+    }
+
+    /// Appends `values` to the packed weights at a 64-byte boundary; returns the C expression.
+    mutating func pack(_ values: [Float]) -> String {
+        while packed.count % 16 != 0 { packed.append(0) }
+        let at = packed.count
+        packed += values
+        return "unet_w.f + \(at)"
+    }
+
+    mutating func run(options: GeneratorOptions) throws -> CProgram {
+        let plan = MemoryPlanner.plan(MemoryPlanner.requests(for: graph, scratch: scratchBytes))
+        let outputSource = graph.nodes[graph.outputIndex].inputs[0]
+
+        // Where each node's value lives, as a C expression.
+        func pointer(_ i: Int) -> String {
+            let node = graph.nodes[i]
+            if node.op == .input { return "input" }
+            if i == outputSource { return "output" }
+            if case .view(let top, let left, _, _) = node.op {
+                let src = graph.nodes[node.inputs[0]]
+                return "\(pointer(node.inputs[0])) + \(top * src.shape.w + left)"
+            }
+            return "arena + \(plan.offset(of: node.name)! / 4)"
+        }
+        func scratch(_ node: Node) -> String { "arena + \(plan.offset(of: "\(node.name).scratch")! / 4)" }
+
+        for (i, node) in graph.nodes.enumerated() {
+            let fn = names.name(for: node.name)
+            let inputs = node.inputs.map { "%\($0) \(graph.nodes[$0].name)" }.joined(separator: ", ")
+            var args = node.inputs.map(pointer)
+            switch node.op {
+            case .input, .output, .view:
+                continue
+            case .conv(let k, let p, let act):
+                let t = tilings[node.name]!
+                emitConv(node, fn: fn, k: k, p: p, relu: act == .relu, t: t, inputs: inputs)
+                args += [pointer(i), scratch(node)]
+            case .convTranspose:
+                emitConvTranspose(node, fn: fn, t: tilings[node.name]!, inputs: inputs)
+                args += [pointer(i), scratch(node)]
+            case .maxPool:
+                let s = graph.nodes[node.inputs[0]].shape
+                layerCode += Template.render("maxpool.c", [
+                    "NODE": node.name, "FN": fn, "INPUTS": inputs, "OUT_SHAPE": node.shape,
+                    "PLANES": s.n * s.c, "IN_PLANE": s.h * s.w, "OUT_PLANE": node.shape.h * node.shape.w,
+                    "OH": node.shape.h, "OW": node.shape.w, "IW": s.w])
+                args += [pointer(i)]
+            case .relu:
+                layerCode += Template.render("relu.c", [
+                    "NODE": node.name, "FN": fn, "INPUTS": inputs, "OUT_SHAPE": node.shape, "COUNT": node.shape.count])
+                args += [pointer(i)]
+            case .crop, .concat:
+                // One copy per source into its channel slice of the output.
+                var offset = 0
+                for (s, src) in node.inputs.enumerated() {
+                    var (top, left) = (0, 0)
+                    if case .crop(let t, let l, _, _) = node.op { (top, left) = (t, l) }
+                    let st = storage(src), c = graph.nodes[src].shape.c
+                    let name = node.inputs.count > 1 ? "\(fn)_\(s)" : fn
+                    layerCode += Template.render("copy.c", [
+                        "NODE": node.name, "OP": node.op.mnemonic, "INPUTS": inputs, "OUT_SHAPE": node.shape, "FN": name,
+                        "PLANES": node.shape.n * c, "C": c, "H": node.shape.h, "W": node.shape.w,
+                        "SRC_ROW": st.w, "SRC_PLANE": st.h * st.w, "SRC_BATCH": st.c * st.h * st.w,
+                        "OUT_C": node.shape.c, "C_OFFSET": offset, "OUT_PLANE": node.shape.h * node.shape.w])
+                    calls.line("\(name)(\(pointer(src)) + \(top * st.w + left), \(pointer(i)));")
+                    offset += c
+                }
+                calls.line("UNET_TRACE(\"\(node.name)\", \(pointer(i)), \(node.shape.count));")
+                continue
+            }
+            calls.line("\(fn)(\(args.joined(separator: ", ")));")
+            calls.line("UNET_TRACE(\"\(node.name)\", \(pointer(i)), \(node.shape.count));")
+        }
+
+        let cfg = weights.config
+        let input = graph.input.shape, output = graph.nodes[graph.outputIndex].shape
+        let common: [String: CustomStringConvertible] = [
+            "CONFIG": "\(cfg)", "IN_SHAPE": "\(input)", "OUT_SHAPE": "\(output)"]
+        let header = Template.render("unet.h", common.merging([
+            "N": input.n, "IN_C": input.c, "IN_H": input.h, "IN_W": input.w,
+            "OUT_C": output.c, "OUT_H": output.h, "OUT_W": output.w,
+            "ARENA_BYTES": plan.arenaBytes, "WEIGHTS_API": "", "RUN_ERRORS": ""]) { a, _ in a })
+        let prelude = Template.render("prelude.c", common.merging([
+            "SOURCE": options.sourceName, "FLOPS": flops, "ARENA_BYTES": plan.arenaBytes,
+            "LOWER_BOUND": plan.lowerBound, "WEIGHT_BYTES": packed.count * 4,
+            "V": v, "VBYTES": v * 4, "WEIGHT_FLOATS": packed.count]) { a, _ in a })
+        var body = CWriter()
+        body.indented { w in for line in calls.text.split(separator: "\n") { w.line(String(line)) } }
+        let entry = Template.render("entry.c", [
+            "ARENA_FLOATS": max(1, plan.arenaBytes / 4), "WEIGHTS_STATE": "", "WEIGHTS_CHECK": "",
+            "CALLS": body.text.hasSuffix("\n") ? String(body.text.dropLast()) : body.text])
+        return CProgram(header: header, kernels: prelude + tileCode + layerCode, weights: packed, entry: entry,
+                        graph: graph, plan: plan, flops: flops, tilings: tilings)
+    }
+
+    mutating func emitConv(_ node: Node, fn: String, k: Int, p: Int, relu: Bool, t: LayerTiling, inputs: String) {
+        let cin = node.inputs.reduce(0) { $0 + graph.nodes[$1].shape.c }
+        let cout = node.shape.c, (h, w) = (node.shape.h, node.shape.w)
+        precondition(2 * p == k - 1, "only 'same' convolutions are lowered")
+        let tw = t.nv * v, xt = (w + tw - 1) / tw, cob = (cout + t.r - 1) / t.r
+        let pn = panel(node, t)
+        flops += 2 * node.shape.count * cin * k * k
+
+        let tile = "conv\(k)_\(t.r)x\(t.nv)"
+        if tiles.insert(tile).inserted {
+            tileCode += Template.render("conv_tile.c", ["K": k, "R": t.r, "NV": t.nv])
+        }
+        // Weights [cout][cin][k][k] -> [cout / r][cin][k][k][r], zero-padded to whole tiles.
+        let wt = weights.weight(node.name).data, b = weights.bias(node.name).data
+        var blocked = [Float](repeating: 0, count: cob * cin * k * k * t.r)
+        for co in 0..<cout {
+            for ci in 0..<cin {
+                for tap in 0..<(k * k) {
+                    blocked[(((co / t.r) * cin + ci) * k * k + tap) * t.r + co % t.r] = wt[(co * cin + ci) * k * k + tap]
+                }
+            }
+        }
+        let wexpr = pack(blocked)
+        let bexpr = pack(b + [Float](repeating: 0, count: cob * t.r - cout))
+
+        var packs = "", offset = 0
+        for (s, src) in node.inputs.enumerated() {
+            let st = storage(src), c = graph.nodes[src].shape.c
+            packs += Template.render("conv_pack.c", [
+                "NOWAIT": s == node.inputs.count - 1 ? "" : " nowait", "C": c, "C_OFFSET": offset,
+                "PLANE": pn.plane, "PW": pn.pw, "HALO": 2 * p, "SRC": "in\(s)",
+                "SRC_BATCH": st.c * st.h * st.w, "SRC_PLANE": st.h * st.w, "SRC_ROW": st.w,
+                "P": p, "H": h, "W": w])
+            offset += c
+        }
+        let params = node.inputs.indices.map { "const float *in\($0), " }.joined()
+        layerCode += Template.render("conv.c", [
+            "NODE": node.name, "OP": node.op.mnemonic, "INPUTS": inputs, "OUT_SHAPE": node.shape,
+            "FLOPS": 2 * node.shape.count * cin * k * k, "FN": fn, "PARAMS": params,
+            "R": t.r, "NV": t.nv, "TW": tw, "RB": t.rb, "CIN": cin, "PROWS": pn.rows, "PW": pn.pw, "P": p,
+            "WEIGHTS": wexpr, "BIAS": bexpr, "N": node.shape.n, "H": h, "W": w, "PACK": packs.hasSuffix("\n") ? String(packs.dropLast()) : packs,
+            "COB": cob, "XT": xt, "K": k, "PLANE": pn.plane, "WBLOCK": cin * k * k * t.r, "RELU": relu ? 1 : 0,
+            "COUT": cout, "OUT_PLANE": h * w])
+    }
+
+    mutating func emitConvTranspose(_ node: Node, fn: String, t: LayerTiling, inputs: String) {
+        let s = graph.nodes[node.inputs[0]].shape
+        let cin = s.c, cout = node.shape.c
+        let tw = t.nv * v, xt = (s.w + tw - 1) / tw, cob = (cout + t.r - 1) / t.r
+        let pn = panel(node, t)
+        flops += 2 * node.shape.count * cin
+
+        let tile = "convT_\(t.r)x\(t.nv)"
+        if tiles.insert(tile).inserted {
+            tileCode += Template.render("conv_transpose_tile.c", ["R": t.r, "NV": t.nv])
+        }
+        // Weights [cin][cout][2][2] -> [cout / r][cin][dy][dx][r].
+        let wt = weights.weight(node.name).data, b = weights.bias(node.name).data
+        var blocked = [Float](repeating: 0, count: cob * cin * 4 * t.r)
+        for ci in 0..<cin {
+            for co in 0..<cout {
+                for q in 0..<4 {
+                    blocked[(((co / t.r) * cin + ci) * 4 + q) * t.r + co % t.r] = wt[(ci * cout + co) * 4 + q]
+                }
+            }
+        }
+        let wexpr = pack(blocked)
+        let bexpr = pack(b + [Float](repeating: 0, count: cob * t.r - cout))
+        layerCode += Template.render("conv_transpose.c", [
+            "NODE": node.name, "INPUTS": inputs, "OUT_SHAPE": node.shape, "FLOPS": 2 * node.shape.count * cin,
+            "FN": fn, "R": t.r, "NV": t.nv, "TW": tw, "RB": t.rb, "CIN": cin, "PW": pn.pw,
+            "WEIGHTS": wexpr, "BIAS": bexpr, "N": s.n, "IH": s.h, "IW": s.w, "PLANE": pn.plane,
+            "IN_BATCH": s.c * s.h * s.w, "IN_PLANE": s.h * s.w, "COB": cob, "XT": xt,
+            "WBLOCK": cin * 4 * t.r, "COUT": cout, "OH": node.shape.h, "OW": node.shape.w,
+            "OUT_PLANE": node.shape.h * node.shape.w])
+    }
+}
