@@ -2,7 +2,7 @@
 SWIFT ?= swift
 CONFIG ?= release
 
-.PHONY: all build test templates bench demo clean
+.PHONY: all build test templates bench demo deps clean
 
 all: build
 
@@ -25,3 +25,15 @@ Sources/UNetC/CGen/EmbeddedTemplates.swift: $(wildcard Templates/*.c Templates/*
 
 clean:
 	rm -rf .build
+
+# The main job on a fresh machine: install clang + libomp if no compiler builds OpenMP,
+# build unetc, make the classic U-Net's weights, then generate, compile and verify it at 256x256.
+demo: deps build
+	mkdir -p out
+	.build/$(CONFIG)/unetc init --output out/classic.safetensors
+	.build/$(CONFIG)/unetc verify --weights out/classic.safetensors --random --height 256 --width 256
+
+deps:
+	@printf '#include <omp.h>\nint main(void){return 0;}\n' > /tmp/unetc-omp-probe.c; \
+	if clang -fopenmp /tmp/unetc-omp-probe.c -o /tmp/unetc-omp-probe 2>/dev/null; then echo "clang with OpenMP: found"; \
+	else echo "installing clang and libomp-dev"; apt-get update && apt-get install -y clang libomp-dev; fi

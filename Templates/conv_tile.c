@@ -22,10 +22,12 @@ static void unet_conv{{K}}_tile_{{R}}x{{NV}}(const float *p, size_t cin, size_t 
                     for (v = 0; v < {{NV}}; v++) acc[r][v] += wr * x[v];
                 }
             }
-    for (r = 0; r < chans; r++)
-        for (v = 0; v < {{NV}} && v * UNET_V < cols; v++) {
+    /* Constant bounds, so acc stays in registers: a runtime index would put it in memory. */
+    for (r = 0; r < {{R}}; r++)
+        for (v = 0; v < {{NV}}; v++) {
             unet_vf a = acc[r][v];
             if (relu) a = UNET_RELU(a);
-            UNET_STORE_PARTIAL(out + r * out_plane + v * UNET_V, a, cols - v * UNET_V);
+            if (r < chans && v * UNET_V < cols)
+                UNET_STORE_PARTIAL(out + r * out_plane + v * UNET_V, a, cols - v * UNET_V);
         }
 }

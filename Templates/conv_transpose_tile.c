@@ -21,13 +21,15 @@ static void unet_convT_tile_{{R}}x{{NV}}(const float *p, size_t cin, size_t plan
                 for (v = 0; v < {{NV}}; v++) acc[q][r][v] += wr * x[v];
             }
     }
-    for (r = 0; r < chans; r++)
+    /* Constant bounds, so acc stays in registers: a runtime index would put it in memory. */
+    for (r = 0; r < {{R}}; r++)
         for (q = 0; q < 4; q++)
-            for (v = 0; v < {{NV}} && v * UNET_V < cols; v++) {
+            for (v = 0; v < {{NV}}; v++) {
                 float t[UNET_V];
                 float *o = out + r * out_plane + (q / 2) * out_w + 2 * v * UNET_V + q % 2;
                 size_t n = cols - v * UNET_V < UNET_V ? cols - v * UNET_V : UNET_V;
                 UNET_STORE(t, acc[q][r][v]);
-                for (i = 0; i < n; i++) o[2 * i] = t[i];
+                if (r < chans && v * UNET_V < cols)
+                    for (i = 0; i < n; i++) o[2 * i] = t[i];
             }
 }

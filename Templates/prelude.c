@@ -33,7 +33,8 @@ typedef float unet_vfu __attribute__((vector_size({{VBYTES}}), aligned(4), may_a
 
 #define UNET_LOAD(p) (*(const unet_vfu *)(p))
 #define UNET_STORE(p, v) (*(unet_vfu *)(p) = (v))
-#define UNET_SPLAT(x) ((unet_vf){0} + (x))
+/* x - 0 is exactly x for every x (x + 0 is not, for -0), so this folds to one broadcast. */
+#define UNET_SPLAT(x) ((x) - (unet_vf){0})
 #define UNET_RELU(v) ((unet_vf)((unet_vi)(v) & (unet_vi)((v) > UNET_SPLAT(0.0f))))
 
 /* Larger of a and b; a NaN wins, as in PyTorch's max pooling. */

@@ -74,7 +74,8 @@ public enum Interpreter {
             let output = output
             parallel(n * co) { job in
                 let (b, o) = job.quotientAndRemainder(dividingBy: co)
-                var acc = [Double](repeating: Double(bias.data[o]), count: oh * ow)
+                var accumulators = [Double](repeating: Double(bias.data[o]), count: oh * ow)
+                accumulators.withUnsafeMutableBufferPointer { acc in
                 for ci in 0..<c {
                     for ky in 0..<k {
                         for kx in 0..<k {
@@ -90,6 +91,8 @@ public enum Interpreter {
                         }
                     }
                 }
+                }
+                let acc = accumulators
                 let base = (b * co + o) * oh * ow
                 for i in 0..<(oh * ow) {
                     let v = Float(acc[i])

@@ -65,11 +65,13 @@ static void unet_conv{{K}}_tile_{{R}}x{{NV}}(const float *p, size_t cin, size_t 
                     for (v = 0; v < {{NV}}; v++) acc[r][v] += wr * x[v];
                 }
             }
-    for (r = 0; r < chans; r++)
-        for (v = 0; v < {{NV}} && v * UNET_V < cols; v++) {
+    /* Constant bounds, so acc stays in registers: a runtime index would put it in memory. */
+    for (r = 0; r < {{R}}; r++)
+        for (v = 0; v < {{NV}}; v++) {
             unet_vf a = acc[r][v];
             if (relu) a = UNET_RELU(a);
-            UNET_STORE_PARTIAL(out + r * out_plane + v * UNET_V, a, cols - v * UNET_V);
+            if (r < chans && v * UNET_V < cols)
+                UNET_STORE_PARTIAL(out + r * out_plane + v * UNET_V, a, cols - v * UNET_V);
         }
 }
 """#,
@@ -133,14 +135,16 @@ static void unet_convT_tile_{{R}}x{{NV}}(const float *p, size_t cin, size_t plan
                 for (v = 0; v < {{NV}}; v++) acc[q][r][v] += wr * x[v];
             }
     }
-    for (r = 0; r < chans; r++)
+    /* Constant bounds, so acc stays in registers: a runtime index would put it in memory. */
+    for (r = 0; r < {{R}}; r++)
         for (q = 0; q < 4; q++)
-            for (v = 0; v < {{NV}} && v * UNET_V < cols; v++) {
+            for (v = 0; v < {{NV}}; v++) {
                 float t[UNET_V];
                 float *o = out + r * out_plane + (q / 2) * out_w + 2 * v * UNET_V + q % 2;
                 size_t n = cols - v * UNET_V < UNET_V ? cols - v * UNET_V : UNET_V;
                 UNET_STORE(t, acc[q][r][v]);
-                for (i = 0; i < n; i++) o[2 * i] = t[i];
+                if (r < chans && v * UNET_V < cols)
+                    for (i = 0; i < n; i++) o[2 * i] = t[i];
             }
 }
 """#,
@@ -229,7 +233,8 @@ typedef float unet_vfu __attribute__((vector_size({{VBYTES}}), aligned(4), may_a
 
 #define UNET_LOAD(p) (*(const unet_vfu *)(p))
 #define UNET_STORE(p, v) (*(unet_vfu *)(p) = (v))
-#define UNET_SPLAT(x) ((unet_vf){0} + (x))
+/* x - 0 is exactly x for every x (x + 0 is not, for -0), so this folds to one broadcast. */
+#define UNET_SPLAT(x) ((x) - (unet_vf){0})
 #define UNET_RELU(v) ((unet_vf)((unet_vi)(v) & (unet_vi)((v) > UNET_SPLAT(0.0f))))
 
 /* Larger of a and b; a NaN wins, as in PyTorch's max pooling. */
