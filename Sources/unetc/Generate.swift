@@ -41,7 +41,7 @@ struct Generate: ParsableCommand {
         do {
             try FileManager.default.createDirectory(atPath: outputDir, withIntermediateDirectories: true)
         } catch {
-            throw ValidationError("\(outputDir): cannot create the output directory: \(error.localizedDescription)")
+            throw ToolError("\(outputDir): cannot create the output directory (\(String(cString: strerror(errno))))")
         }
         try program.write(to: outputDir)
         let out = program.graph.nodes[program.graph.outputIndex].shape

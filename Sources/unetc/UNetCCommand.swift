@@ -14,9 +14,9 @@ struct UNetCCommand: ParsableCommand {
         up_sample.{k}.up.weight, final_conv.bias, ...); the architecture is inferred from its shapes.
 
         Typical use:
-          unetc init --output unet.safetensors                  # classic U-Net, deterministic weights
+          unetc init --output unet.safetensors
           unetc generate --weights unet.safetensors --height 256 --width 256 --output-dir out
-          unetc verify --weights unet.safetensors --height 256 --width 256 --random
+          unetc verify --weights unet.safetensors --random --height 256 --width 256
         """,
         subcommands: [Init.self, Inspect.self, Run.self, Generate.self, Verify.self]
     )
