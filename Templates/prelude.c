@@ -73,11 +73,4 @@ static void unet_pack_plane(float *dst, size_t pw, size_t rows, const float *src
             for (unet_i_ = 0; unet_i_ < (cols); unet_i_++) (p)[unet_i_] = unet_t_[unet_i_]; \
         }                                                                                \
     } while (0)
-
-/* The weights, defined at the end of this file: every layer's, pre-packed, as exact IEEE-754
- * bit patterns. */
-union unet_weights {
-    unsigned int bits[{{WEIGHT_FLOATS}}];
-    float f[{{WEIGHT_FLOATS}}];
-};
-static const union unet_weights unet_w;
+{{WEIGHTS_DECL}}

@@ -1,6 +1,7 @@
 /* The test harness `unetc verify` compiles around unet.c: reads the input as raw float32,
  * runs unet_run, writes the output as raw float32 and, with a third argument, every layer's
  * output as records "name count\n" followed by count raw floats. Not part of unet.c. */
+#define _POSIX_C_SOURCE 200112L
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -38,6 +39,21 @@ int main(int argc, char **argv)
     }
     fclose(f);
     if (argc > 3 && (unet_trace_file = fopen(argv[3], "wb")) == NULL) return 5;
+#ifdef UNET_WEIGHTS_BYTES
+    {
+        /* External weights: the file named by $UNET_WEIGHTS_FILE, into aligned memory. */
+        const char *path = getenv("UNET_WEIGHTS_FILE");
+        void *weights = NULL;
+        if (path == NULL || posix_memalign(&weights, 64, UNET_WEIGHTS_BYTES) != 0) return 8;
+        f = fopen(path, "rb");
+        if (f == NULL || fread(weights, 1, UNET_WEIGHTS_BYTES, f) != UNET_WEIGHTS_BYTES) {
+            fprintf(stderr, "%s: cannot read %u bytes of weights\n", path, UNET_WEIGHTS_BYTES);
+            return 9;
+        }
+        fclose(f);
+        if (unet_set_weights(weights) != 0) return 10;
+    }
+#endif
     rc = unet_run(input, output, NULL);
     if (rc != 0) {
         fprintf(stderr, "unet_run returned %d\n", rc);

@@ -67,7 +67,7 @@ public enum Verifier {
         try floatBytes(input.data).write(to: dir + "/input.f32")
         var args = [dir + "/input.f32", dir + "/output.f32"]
         if trace { args.append(dir + "/trace.bin") }
-        var env: [String: String] = [:]
+        var env = ["UNET_WEIGHTS_FILE": dir + "/unet_weights.bin"]
         if let t = threads { env["OMP_NUM_THREADS"] = "\(t)" }
         let result = try Toolchain.run(built.binary, args, environment: env)
         guard result.status == 0 else { throw ToolError("the compiled program failed (exit \(result.status)): \(result.output)") }

@@ -10,9 +10,13 @@ struct CodegenOptions: ParsableArguments {
     @Option(help: "Per-layer tiling from `unetc tune` (JSON).")
     var tuning: String?
 
+    @Flag(help: "Write the weights to unet_weights.bin, given to unet_set_weights() at run time, instead of into unet.c (fast to compile; for large models).")
+    var externalWeights = false
+
     func generatorOptions(source: String) throws -> GeneratorOptions {
         var o = GeneratorOptions()
         o.vectorWidth = vectorWidth
+        o.externalWeights = externalWeights
         o.sourceName = URL(fileURLWithPath: source).lastPathComponent
         if let path = tuning {
             let file = try TuningFile.read(path: path)
@@ -45,7 +49,7 @@ struct Generate: ParsableCommand {
         }
         try program.write(to: outputDir)
         let out = program.graph.nodes[program.graph.outputIndex].shape
-        note("wrote \(outputDir)/unet.h and \(outputDir)/unet.c: input \(program.graph.input.shape), output \(out), "
+        note("wrote \(outputDir)/unet.h, \(outputDir)/unet.c\(program.externalWeights ? ", \(outputDir)/unet_weights.bin" : ""): input \(program.graph.input.shape), output \(out), "
              + "\(String(format: "%.2f", Double(program.flops) / 1e9)) GFLOP, arena \(program.plan.arenaBytes) bytes, "
              + "weights \(program.weights.count * 4) bytes")
     }

@@ -15,6 +15,8 @@ public struct GeneratorOptions: Sendable {
     public var passes: [Pass] = Pipeline.standard
     /// Named in unet.c's header comment.
     public var sourceName = "weights"
+    /// Write the weights to unet_weights.bin, loaded at run time, instead of into unet.c.
+    public var externalWeights = false
 
     public init() {}
 }
@@ -28,6 +30,8 @@ public struct CProgram: Sendable {
     public var weights: [Float]
     /// unet.c after the weights: the entry point.
     public var entry: String
+    /// Whether the weights go to unet_weights.bin instead of unet.c.
+    public var externalWeights: Bool
     public var graph: Graph
     public var plan: MemoryPlan
     public var flops: Int
@@ -35,6 +39,7 @@ public struct CProgram: Sendable {
 
     /// The whole unet.c.
     public func source() -> [UInt8] {
+        if externalWeights { return Array((kernels + entry).utf8) }
         var out = Array(kernels.utf8)
         out.reserveCapacity(kernels.utf8.count + weights.count * 11 + entry.utf8.count + 256)
         out += Array("\nstatic const union unet_weights unet_w __attribute__((aligned(64))) = {{\n".utf8)
@@ -51,8 +56,21 @@ public struct CProgram: Sendable {
         return out
     }
 
-    /// Writes DIR/unet.h and DIR/unet.c, each to a temporary file first, then renamed.
+    /// unet_weights.bin: the packed weights as little-endian float32.
+    public func weightsBinary() -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(weights.count * 4)
+        for w in weights {
+            let b = w.bitPattern
+            out += [UInt8(b & 255), UInt8(b >> 8 & 255), UInt8(b >> 16 & 255), UInt8(b >> 24)]
+        }
+        return out
+    }
+
+    /// Writes DIR/unet.h and DIR/unet.c (and DIR/unet_weights.bin with external weights),
+    /// each to a temporary file first, then renamed.
     public func write(to directory: String) throws {
+        if externalWeights { try writeFileAtomically(weightsBinary(), to: directory + "/unet_weights.bin") }
         try writeFileAtomically(Array(header.utf8), to: directory + "/unet.h")
         try writeFileAtomically(source(), to: directory + "/unet.c")
     }
@@ -133,7 +151,7 @@ struct Lowering {
         while packed.count % 16 != 0 { packed.append(0) }
         let at = packed.count
         packed += values
-        return "unet_w.f + \(at)"
+        return "UNET_W + \(at)"
     }
 
     mutating func run(options: GeneratorOptions) throws -> CProgram {
@@ -208,18 +226,25 @@ struct Lowering {
         let header = Template.render("unet.h", common.merging([
             "N": input.n, "IN_C": input.c, "IN_H": input.h, "IN_W": input.w,
             "OUT_C": output.c, "OUT_H": output.h, "OUT_W": output.w,
-            "ARENA_BYTES": plan.arenaBytes, "WEIGHTS_API": "", "RUN_ERRORS": ""]) { a, _ in a })
+            "ARENA_BYTES": plan.arenaBytes,
+            "WEIGHTS_API": options.externalWeights ? Template.render("weights_api.h", ["WEIGHT_BYTES": packed.count * 4]) : "",
+            "RUN_ERRORS": options.externalWeights ? ", 3 before unet_set_weights" : ""]) { a, _ in a })
         let prelude = Template.render("prelude.c", common.merging([
             "SOURCE": options.sourceName, "FLOPS": flops, "ARENA_BYTES": plan.arenaBytes,
             "LOWER_BOUND": plan.lowerBound, "WEIGHT_BYTES": packed.count * 4,
-            "V": v, "VBYTES": v * 4, "WEIGHT_FLOATS": packed.count]) { a, _ in a })
+            "V": v, "VBYTES": v * 4,
+            "WEIGHTS_DECL": options.externalWeights
+                ? Template.render("weights_external.c", ["WEIGHT_BYTES": packed.count * 4])
+                : Template.render("weights_embedded.c", ["WEIGHT_BYTES": packed.count * 4, "WEIGHT_FLOATS": packed.count])])
+            { a, _ in a })
         var body = CWriter()
         body.indented { w in for line in calls.text.split(separator: "\n") { w.line(String(line)) } }
         let entry = Template.render("entry.c", [
-            "ARENA_FLOATS": max(1, plan.arenaBytes / 4), "WEIGHTS_STATE": "", "WEIGHTS_CHECK": "",
+            "ARENA_FLOATS": max(1, plan.arenaBytes / 4), "WEIGHTS_STATE": "",
+            "WEIGHTS_CHECK": options.externalWeights ? "\n    if (unet_weights == NULL) return 3;" : "",
             "CALLS": body.text.hasSuffix("\n") ? String(body.text.dropLast()) : body.text])
         return CProgram(header: header, kernels: prelude + tileCode + layerCode, weights: packed, entry: entry,
-                        graph: graph, plan: plan, flops: flops, tilings: tilings)
+                        externalWeights: options.externalWeights, graph: graph, plan: plan, flops: flops, tilings: tilings)
     }
 
     mutating func emitConv(_ node: Node, fn: String, k: Int, p: Int, relu: Bool, t: LayerTiling, inputs: String) {
