@@ -2,7 +2,7 @@
 SWIFT ?= swift
 CONFIG ?= release
 
-.PHONY: all build test templates bench demo deps clean
+.PHONY: all build test templates bench demo deps sanitize clean
 
 all: build
 
@@ -37,3 +37,7 @@ deps:
 	@printf '#include <omp.h>\nint main(void){return 0;}\n' > /tmp/unetc-omp-probe.c; \
 	if clang -fopenmp /tmp/unetc-omp-probe.c -o /tmp/unetc-omp-probe 2>/dev/null; then echo "clang with OpenMP: found"; \
 	else echo "installing clang and libomp-dev"; apt-get update && apt-get install -y clang libomp-dev; fi
+
+# The generated C of every fixture under ASan+UBSan and valgrind memcheck.
+sanitize: templates
+	$(SWIFT) test --filter SanitizerTests
