@@ -2,32 +2,43 @@
 
 let embeddedTemplates: [String: String] = [
     "conv.c": #"""
-
 /* {{NODE}}: {{OP}}({{INPUTS}}) -> {{OUT_SHAPE}}, {{FLOPS}} FLOPs.
- * Tiles of {{R}} output channels x {{TW}} columns; bands of {{RB}} output rows, whose input
- * rows are packed into a {{CIN}} x {{PROWS}} x {{PW}} panel with a zero halo of {{P}}. */
+ * Tiles of {{R}} output channels x {{NR}} rows x {{TW}} columns; bands of {{RB}} output rows,
+ * whose input rows are packed into a {{CIN}} x {{PROWS}} x {{PW}} panel with a zero halo of
+ * {{P}}; the input channels are summed in chunks of {{KC}}, so that a chunk's weights for one
+ * tile stay in L1 and its part of the panel in L2 while every tile of the band uses them. */
 static void {{FN}}({{PARAMS}}float *out, float *panel)
 {
     const float *weights = {{WEIGHTS}}, *bias = {{BIAS}};
     UNET_OMP(omp parallel)
     {
-        size_t n, y0;
+        size_t n, y0, c0;
         for (n = 0; n < {{N}}; n++) {
             for (y0 = 0; y0 < {{H}}; y0 += {{RB}}) {
                 size_t rows = {{H}} - y0 < {{RB}} ? {{H}} - y0 : {{RB}};
+                size_t groups = (rows + {{NR}} - 1) / {{NR}};
                 ptrdiff_t t;
 {{PACK}}
-                UNET_OMP(omp for schedule(static))
-                for (t = 0; t < (ptrdiff_t)({{COB}} * rows * {{XT}}); t++) {
-                    size_t cb = (size_t)t / (rows * {{XT}});
-                    size_t y = (size_t)t / {{XT}} % rows, xt = (size_t)t % {{XT}};
-                    size_t co = cb * {{R}};
-                    unet_conv{{K}}_tile_{{R}}x{{NV}}(panel + y * {{PW}} + xt * {{TW}}, {{CIN}}, {{PLANE}}, {{PW}},
-                                            weights + cb * {{WBLOCK}}, bias + co, {{RELU}},
-                                            out + ((n * {{COUT}} + co) * {{H}} + y0 + y) * {{W}} + xt * {{TW}},
-                                            {{OUT_PLANE}}, {{W}} - xt * {{TW}},
-                                            {{COUT}} - co < {{R}} ? {{COUT}} - co : {{R}});
+                /* A static schedule over the same count gives each thread the same tiles in
+                 * every chunk, so a thread only reads back partial sums it wrote itself: the
+                 * chunks need no barrier between them, only before the panel is repacked. */
+                for (c0 = 0; c0 < {{CIN}}; c0 += {{KC}}) {
+                    size_t kc = {{CIN}} - c0 < {{KC}} ? {{CIN}} - c0 : {{KC}};
+                    int first = c0 == 0, last = c0 + kc == {{CIN}};
+                    UNET_OMP(omp for schedule(static) nowait)
+                    for (t = 0; t < (ptrdiff_t)({{COB}} * groups * {{XT}}); t++) {
+                        size_t cb = (size_t)t / (groups * {{XT}});
+                        size_t y = (size_t)t / {{XT}} % groups * {{NR}}, xt = (size_t)t % {{XT}};
+                        size_t co = cb * {{R}};
+                        unet_conv{{K}}_tile_{{R}}x{{NR}}x{{NV}}(panel + c0 * {{PLANE}} + y * {{PW}} + xt * {{TW}}, kc,
+                                                {{PLANE}}, {{PW}}, weights + cb * {{WBLOCK}} + c0 * {{KK}},
+                                                first ? bias + co : NULL, {{RELU}} && last,
+                                                out + ((n * {{COUT}} + co) * {{H}} + y0 + y) * {{W}} + xt * {{TW}},
+                                                {{OUT_PLANE}}, {{W}}, {{COUT}} - co < {{R}} ? {{COUT}} - co : {{R}},
+                                                rows - y < {{NR}} ? rows - y : {{NR}}, {{W}} - xt * {{TW}});
+                    }
                 }
+                UNET_OMP(omp barrier)
             }
         }
     }
@@ -37,44 +48,71 @@ static void {{FN}}({{PARAMS}}float *out, float *panel)
     "conv_pack.c": #"""
                 UNET_OMP(omp for schedule(static){{NOWAIT}})
                 for (t = 0; t < {{C}}; t++)
-                    unet_pack_plane(panel + ((size_t)t + {{C_OFFSET}}) * {{PLANE}}, {{PW}}, rows + {{HALO}},
+                    unet_pack_plane(panel + ((size_t)t + {{C_OFFSET}}) * {{PLANE}}, {{PW}}, groups * {{NR}} + {{HALO}},
                                     {{SRC}} + n * {{SRC_BATCH}} + (size_t)t * {{SRC_PLANE}}, {{SRC_ROW}},
                                     (ptrdiff_t)y0 - {{P}}, {{H}}, {{W}}, {{P}});
 
 """#,
     "conv_tile.c": #"""
 
-/* Register tile of a {{K}}x{{K}} conv: {{R}} output channels x {{NV}} vectors of UNET_V
- * columns of one output row, held in registers across every input channel and tap.
- * `p`: the panel at the tile's first column of the input rows it reads ({{K}} rows, `pw`
- * floats apart, planes `plane` floats apart). `w`: the tile's weights, packed
- * [ci][ky][kx][{{R}}]. Stores `chans` channels (`out_plane` apart) of `cols` columns. */
-static void unet_conv{{K}}_tile_{{R}}x{{NV}}(const float *p, size_t cin, size_t plane, size_t pw,
-                                     const float *w, const float *bias, int relu,
-                                     float *out, size_t out_plane, size_t cols, size_t chans)
+/* Register tile of a {{K}}x{{K}} conv: {{R}} output channels x {{NR}} output rows x {{NV}} vectors
+ * of UNET_V columns, held in registers across one chunk of `cin` input channels and every tap;
+ * each weight broadcast feeds {{NR}} x {{NV}} FMAs, each input vector {{R}}.
+ * `p`: the panel at the chunk's first plane, the tile's first column and first input row (rows
+ * `pw` floats apart, planes `plane` apart). `w`: the tile's weights for the chunk, packed
+ * [ci][ky][kx][{{R}}]. Starts from `bias`, or where that is NULL from the partial sums `out`
+ * holds (the earlier chunks'), so a chunked sum is the same FMAs in the same order as an
+ * unchunked one. Applies ReLU if `relu` (the last chunk). Writes `chans` channels (`out_plane`
+ * floats apart) x `rows` rows (`out_w` apart) x `cols` columns. */
+static void unet_conv{{K}}_tile_{{R}}x{{NR}}x{{NV}}(const float *p, size_t cin, size_t plane, size_t pw,
+                                     const float *w, const float *bias, int relu, float *out,
+                                     size_t out_plane, size_t out_w, size_t chans, size_t rows,
+                                     size_t cols)
 {
-    unet_vf acc[{{R}}][{{NV}}];
-    size_t ci, r, v, ky, kx;
-    for (r = 0; r < {{R}}; r++)
-        for (v = 0; v < {{NV}}; v++) acc[r][v] = UNET_SPLAT(bias[r]);
+    unet_vf acc[{{R}}][{{NR}}][{{NV}}];
+    size_t ci, r, o, v, ky, kx;
+    /* Constant bounds throughout, so acc stays in registers: a runtime index would put it in
+     * memory. Partial sums of a tile cut by the edges come through a zero-filled copy. */
+    if (bias != NULL) {
+        for (r = 0; r < {{R}}; r++)
+            for (o = 0; o < {{NR}}; o++)
+                for (v = 0; v < {{NV}}; v++) acc[r][o][v] = UNET_SPLAT(bias[r]);
+    } else if (chans == {{R}} && rows == {{NR}} && cols >= {{NV}} * UNET_V) {
+        for (r = 0; r < {{R}}; r++)
+            for (o = 0; o < {{NR}}; o++)
+                for (v = 0; v < {{NV}}; v++)
+                    acc[r][o][v] = UNET_LOAD(out + r * out_plane + o * out_w + v * UNET_V);
+    } else {
+        float part[{{R}}][{{NR}}][{{NV}} * UNET_V];
+        size_t i;
+        for (r = 0; r < {{R}}; r++)
+            for (o = 0; o < {{NR}}; o++)
+                for (i = 0; i < {{NV}} * UNET_V; i++)
+                    part[r][o][i] = r < chans && o < rows && i < cols ? out[r * out_plane + o * out_w + i] : 0.0f;
+        for (r = 0; r < {{R}}; r++)
+            for (o = 0; o < {{NR}}; o++)
+                for (v = 0; v < {{NV}}; v++) acc[r][o][v] = UNET_LOAD(&part[r][o][v * UNET_V]);
+    }
     for (ci = 0; ci < cin; ci++, p += plane)
         for (ky = 0; ky < {{K}}; ky++)
             for (kx = 0; kx < {{K}}; kx++, w += {{R}}) {
-                unet_vf x[{{NV}}];
-                for (v = 0; v < {{NV}}; v++) x[v] = UNET_LOAD(p + ky * pw + kx + v * UNET_V);
+                unet_vf x[{{NR}}][{{NV}}];
+                for (o = 0; o < {{NR}}; o++)
+                    for (v = 0; v < {{NV}}; v++) x[o][v] = UNET_LOAD(p + (o + ky) * pw + kx + v * UNET_V);
                 for (r = 0; r < {{R}}; r++) {
                     unet_vf wr = UNET_SPLAT(w[r]);
-                    for (v = 0; v < {{NV}}; v++) acc[r][v] += wr * x[v];
+                    for (o = 0; o < {{NR}}; o++)
+                        for (v = 0; v < {{NV}}; v++) acc[r][o][v] += wr * x[o][v];
                 }
             }
-    /* Constant bounds, so acc stays in registers: a runtime index would put it in memory. */
     for (r = 0; r < {{R}}; r++)
-        for (v = 0; v < {{NV}}; v++) {
-            unet_vf a = acc[r][v];
-            if (relu) a = UNET_RELU(a);
-            if (r < chans && v * UNET_V < cols)
-                UNET_STORE_PARTIAL(out + r * out_plane + v * UNET_V, a, cols - v * UNET_V);
-        }
+        for (o = 0; o < {{NR}}; o++)
+            for (v = 0; v < {{NV}}; v++) {
+                unet_vf a = acc[r][o][v];
+                if (relu) a = UNET_RELU(a);
+                if (r < chans && o < rows && v * UNET_V < cols)
+                    UNET_STORE_PARTIAL(out + r * out_plane + o * out_w + v * UNET_V, a, cols - v * UNET_V);
+            }
 }
 
 """#,
@@ -173,12 +211,13 @@ static void {{FN}}(const float *in, float *out)
 """#,
     "entry.c": #"""
 
-static float unet_arena[{{ARENA_FLOATS}}] __attribute__((aligned(64)));
-{{WEIGHTS_STATE}}
+{{ARENA_DECL}}
+
 int unet_run(const float *input, float *output, void *workspace)
 {
-    float *arena = workspace != NULL ? (float *)workspace : unet_arena;
+    float *arena = workspace != NULL ? (float *)workspace : UNET_STATIC_ARENA;
     if (input == NULL || output == NULL) return 1;
+    if (arena == NULL) return 4;
     if ((size_t)arena % 64 != 0) return 2;{{WEIGHTS_CHECK}}
 {{CALLS}}
     return 0;
@@ -258,11 +297,12 @@ static void unet_pack_plane(float *dst, size_t pw, size_t rows, const float *src
     for (r = 0; r < rows; r++) {
         float *d = dst + r * pw;
         ptrdiff_t y = y0 + (ptrdiff_t)r;
-        const float *s = src + (size_t)y * stride;
+        const float *s;
         if (y < 0 || y >= (ptrdiff_t)h) {
             for (x = 0; x < pw; x++) d[x] = 0.0f;
             continue;
         }
+        s = src + (size_t)y * stride;
         for (x = 0; x < pad; x++) d[x] = 0.0f;
         for (x = 0; x < w; x++) d[pad + x] = s[x];
         for (x = pad + w; x < pw; x++) d[x] = 0.0f;

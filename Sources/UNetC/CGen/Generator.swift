@@ -137,7 +137,7 @@ struct Lowering {
         let tw = t.nv * v
         switch node.op {
         case .conv(_, let p, _):
-            let pw = (node.shape.w + tw - 1) / tw * tw + 2 * p, rows = t.rb + 2 * p
+            let pw = (node.shape.w + tw - 1) / tw * tw + 2 * p, rows = (t.rb + t.nr - 1) / t.nr * t.nr + 2 * p
             return (pw, rows, pw * rows, cin * pw * rows)
         default:
             let iw = graph.nodes[node.inputs[0]].shape.w
@@ -220,6 +220,8 @@ struct Lowering {
         }
 
         let cfg = weights.config
+        // A static array past 1 GiB breaks the default code models of x86-64 and AArch64.
+        let staticArena = plan.arenaBytes <= 1 << 30
         let input = graph.input.shape, output = graph.nodes[graph.outputIndex].shape
         let common: [String: CustomStringConvertible] = [
             "CONFIG": "\(cfg)", "IN_SHAPE": "\(input)", "OUT_SHAPE": "\(output)"]
@@ -228,7 +230,8 @@ struct Lowering {
             "OUT_C": output.c, "OUT_H": output.h, "OUT_W": output.w,
             "ARENA_BYTES": plan.arenaBytes,
             "WEIGHTS_API": options.externalWeights ? Template.render("weights_api.h", ["WEIGHT_BYTES": packed.count * 4]) : "",
-            "RUN_ERRORS": options.externalWeights ? ", 3 before unet_set_weights" : ""]) { a, _ in a })
+            "RUN_ERRORS": (options.externalWeights ? ", 3 before unet_set_weights" : "")
+                + (staticArena ? "" : ", 4 for a NULL workspace (the arena is too large to be static)")]) { a, _ in a })
         let prelude = Template.render("prelude.c", common.merging([
             "SOURCE": options.sourceName, "FLOPS": flops, "ARENA_BYTES": plan.arenaBytes,
             "LOWER_BOUND": plan.lowerBound, "WEIGHT_BYTES": packed.count * 4,
@@ -240,7 +243,9 @@ struct Lowering {
         var body = CWriter()
         body.indented { w in for line in calls.text.split(separator: "\n") { w.line(String(line)) } }
         let entry = Template.render("entry.c", [
-            "ARENA_FLOATS": max(1, plan.arenaBytes / 4), "WEIGHTS_STATE": "",
+            "ARENA_DECL": staticArena
+                ? "static float unet_arena[\(max(1, plan.arenaBytes / 4))] __attribute__((aligned(64)));\n#define UNET_STATIC_ARENA unet_arena"
+                : "/* The arena, \(plan.arenaBytes) bytes, is too large for a static array: pass a workspace. */\n#define UNET_STATIC_ARENA NULL",
             "WEIGHTS_CHECK": options.externalWeights ? "\n    if (unet_weights == NULL) return 3;" : "",
             "CALLS": body.text.hasSuffix("\n") ? String(body.text.dropLast()) : body.text])
         return CProgram(header: header, kernels: prelude + tileCode + layerCode, weights: packed, entry: entry,
@@ -255,9 +260,10 @@ struct Lowering {
         let pn = panel(node, t)
         flops += 2 * node.shape.count * cin * k * k
 
-        let tile = "conv\(k)_\(t.r)x\(t.nv)"
+        let kc = t.kc == 0 ? cin : min(t.kc, cin)
+        let tile = "conv\(k)_\(t.r)x\(t.nr)x\(t.nv)"
         if tiles.insert(tile).inserted {
-            tileCode += Template.render("conv_tile.c", ["K": k, "R": t.r, "NV": t.nv])
+            tileCode += Template.render("conv_tile.c", ["K": k, "R": t.r, "NR": t.nr, "NV": t.nv])
         }
         // Weights [cout][cin][k][k] -> [cout / r][cin][k][k][r], zero-padded to whole tiles.
         let wt = weights.weight(node.name).data, b = weights.bias(node.name).data
@@ -279,14 +285,14 @@ struct Lowering {
                 "NOWAIT": s == node.inputs.count - 1 ? "" : " nowait", "C": c, "C_OFFSET": offset,
                 "PLANE": pn.plane, "PW": pn.pw, "HALO": 2 * p, "SRC": "in\(s)",
                 "SRC_BATCH": st.c * st.h * st.w, "SRC_PLANE": st.h * st.w, "SRC_ROW": st.w,
-                "P": p, "H": h, "W": w])
+                "P": p, "H": h, "W": w, "NR": t.nr])
             offset += c
         }
         let params = node.inputs.indices.map { "const float *in\($0), " }.joined()
         layerCode += Template.render("conv.c", [
             "NODE": node.name, "OP": node.op.mnemonic, "INPUTS": inputs, "OUT_SHAPE": node.shape,
             "FLOPS": 2 * node.shape.count * cin * k * k, "FN": fn, "PARAMS": params,
-            "R": t.r, "NV": t.nv, "TW": tw, "RB": t.rb, "CIN": cin, "PROWS": pn.rows, "PW": pn.pw, "P": p,
+            "R": t.r, "NR": t.nr, "NV": t.nv, "KC": kc, "KK": k * k * t.r, "TW": tw, "RB": t.rb, "CIN": cin, "PROWS": pn.rows, "PW": pn.pw, "P": p,
             "WEIGHTS": wexpr, "BIAS": bexpr, "N": node.shape.n, "H": h, "W": w, "PACK": packs.hasSuffix("\n") ? String(packs.dropLast()) : packs,
             "COB": cob, "XT": xt, "K": k, "PLANE": pn.plane, "WBLOCK": cin * k * k * t.r, "RELU": relu ? 1 : 0,
             "COUT": cout, "OUT_PLANE": h * w])
