@@ -41,3 +41,12 @@ deps:
 # The generated C of every fixture under ASan+UBSan and valgrind memcheck.
 sanitize: templates
 	$(SWIFT) test --filter SanitizerTests
+
+# The speed table: unet.c against ONNX Runtime and OpenVINO on the classic model, interleaved,
+# at 256x256 and 512x512 on 1 and 2 threads. Makes a Python venv for the peers (bench/README.md).
+BENCH_ARGS ?= --sizes 256,512 --threads 1,2 --reps 5
+bench/.venv/bin/python: bench/requirements.txt
+	python3 -m venv bench/.venv && bench/.venv/bin/pip install -q -r bench/requirements.txt
+
+bench: build bench/.venv/bin/python
+	bench/.venv/bin/python bench/bench.py --unetc .build/$(CONFIG)/unetc $(BENCH_ARGS)
