@@ -35,7 +35,8 @@ typedef float unet_vfu __attribute__((vector_size({{VBYTES}}), aligned(4), may_a
 #define UNET_STORE(p, v) (*(unet_vfu *)(p) = (v))
 /* x - 0 is exactly x for every x (x + 0 is not, for -0), so this folds to one broadcast. */
 #define UNET_SPLAT(x) ((x) - (unet_vf){0})
-#define UNET_RELU(v) ((unet_vf)((unet_vi)(v) & (unet_vi)((v) > UNET_SPLAT(0.0f))))
+/* max(v, 0) lane by lane, keeping NaN as PyTorch does (NaN != NaN keeps its lane). */
+#define UNET_RELU(v) ((unet_vf)((unet_vi)(v) & (unet_vi)(((v) > UNET_SPLAT(0.0f)) | ((v) != (v)))))
 
 /* Larger of a and b; a NaN wins, as in PyTorch's max pooling. */
 static float unet_max(float a, float b) { return (b > a || b != b) ? b : a; }
@@ -50,11 +51,12 @@ static void unet_pack_plane(float *dst, size_t pw, size_t rows, const float *src
     for (r = 0; r < rows; r++) {
         float *d = dst + r * pw;
         ptrdiff_t y = y0 + (ptrdiff_t)r;
-        const float *s = src + (size_t)y * stride;
+        const float *s;
         if (y < 0 || y >= (ptrdiff_t)h) {
             for (x = 0; x < pw; x++) d[x] = 0.0f;
             continue;
         }
+        s = src + (size_t)y * stride;
         for (x = 0; x < pad; x++) d[x] = 0.0f;
         for (x = 0; x < w; x++) d[pad + x] = s[x];
         for (x = pad + w; x < pw; x++) d[x] = 0.0f;

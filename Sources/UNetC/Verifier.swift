@@ -12,6 +12,7 @@ public struct ErrorStats: Sendable, CustomStringConvertible {
         precondition(a.count == b.count)
         let scale = max(b.reduce(0) { max($0, abs(Double($1))) } * 1e-3, 1e-30)
         for i in a.indices {
+            if a[i].isNaN && b[i].isNaN { continue }          // both NaN: they agree
             let d = abs(Double(a[i]) - Double(b[i]))
             if d.isNaN || a[i].isNaN != b[i].isNaN { maxAbs = .nan; maxRel = .nan; return }
             maxAbs = max(maxAbs, d)

@@ -18,7 +18,7 @@ struct UNetCCommand: ParsableCommand {
           unetc generate --weights unet.safetensors --height 256 --width 256 --output-dir out
           unetc verify --weights unet.safetensors --random --height 256 --width 256
         """,
-        subcommands: [Init.self, Inspect.self, Run.self, Generate.self, Verify.self]
+        subcommands: [Init.self, Inspect.self, Run.self, Generate.self, Verify.self, Tune.self]
     )
 }
 

@@ -11,6 +11,15 @@ public struct TuningFile: Codable, Sendable {
     public var flags: [String]
     public var vectorWidth: Int
     public var tiling: [String: LayerTiling]
+    /// OMP_NUM_THREADS of the timed runs (nil: OpenMP's default, or not recorded).
+    public var threads: Int?
+    /// The input shape tuned for, e.g. "1x3x256x256".
+    public var input: String?
+    /// The U-Net configuration tuned, e.g. "in 3, out 1, base 64, depth 4".
+    public var model: String?
+    /// What `unetc tune`'s final check measured. Optional, like the three above: files without
+    /// them read as before.
+    public var measured: TuningMeasurements?
 
     public init(machine: String, compiler: String, flags: [String], vectorWidth: Int, tiling: [String: LayerTiling]) {
         self.version = Self.currentVersion
@@ -37,10 +46,11 @@ public struct TuningFile: Codable, Sendable {
     }
 
     /// What differs between this file's machine and this one.
-    public func mismatches(vectorWidth: Int) -> [String] {
+    public func mismatches(vectorWidth: Int, input shape: Shape? = nil) -> [String] {
         var out: [String] = []
         if machine != Self.thisMachine() { out.append("tuned on '\(machine)', this is '\(Self.thisMachine())'") }
         if vectorWidth != self.vectorWidth { out.append("tuned for vector width \(self.vectorWidth), generating for \(vectorWidth)") }
+        if let shape, let input, input != "\(shape)" { out.append("tuned for input \(input), generating for \(shape)") }
         return out
     }
 
@@ -50,5 +60,27 @@ public struct TuningFile: Codable, Sendable {
         let model = info.split(separator: "\n").first { $0.hasPrefix("model name") }
             .map { $0.split(separator: ":", maxSplits: 1).last!.trimmingCharacters(in: .whitespaces) } ?? "unknown CPU"
         return "\(model), \(ProcessInfo.processInfo.activeProcessorCount) cores"
+    }
+}
+
+/// The final check of `unetc tune`: the default and the tuned model run interleaved, medians.
+public struct TuningMeasurements: Codable, Sendable, Equatable {
+    public var defaultMs: Double
+    public var tunedMs: Double
+    public var layers: [String: LayerMeasurement]
+
+    public init(defaultMs: Double, tunedMs: Double, layers: [String: LayerMeasurement]) {
+        self.defaultMs = defaultMs; self.tunedMs = tunedMs; self.layers = layers
+    }
+}
+
+public struct LayerMeasurement: Codable, Sendable, Equatable {
+    /// The generator's default tiling when this was tuned.
+    public var defaultTiling: LayerTiling
+    public var defaultMs: Double
+    public var tunedMs: Double
+
+    public init(defaultTiling: LayerTiling, defaultMs: Double, tunedMs: Double) {
+        self.defaultTiling = defaultTiling; self.defaultMs = defaultMs; self.tunedMs = tunedMs
     }
 }

@@ -1,0 +1,159 @@
+// The search space of `unetc tune`: the tilings it tries for one layer, best guess first.
+//
+// A conv's tiling is a register tile (r output channels x nr rows x nv vectors), a band height
+// rb and a channel chunk kc; a transposed conv's is r x nv and rb. The tuner first tries tile
+// shapes, each with the bands and chunks the default rule would give it, in the order a simple
+// cost model ranks them (so that a small budget tries the likeliest first); then, around the
+// best so far, halved and doubled bands and chunks, again and again while they win.
+
+/// One layer the tuner searches: a conv or transposed conv of the optimised graph.
+public struct TuneLayer: Sendable {
+    public var index: Int
+    public var name: String
+    public var op: Op
+    /// Output shape.
+    public var shape: Shape
+    /// Input channels (all sources together).
+    public var cin: Int
+    /// The input's height and width (a transposed conv's; a conv's are its output's).
+    public var inH: Int, inW: Int
+    /// The generator's default tiling.
+    public var defaultTiling: LayerTiling
+    /// What the timing depends on: the op, the sources' shapes and storage, the output shape.
+    public var key: String
+
+    public var isConv: Bool { if case .conv = op { return true } else { return false } }
+    public var kernel: Int { if case .conv(let k, _, _) = op { return k } else { return 2 } }
+    public var padding: Int { if case .conv(_, let p, _) = op { return p } else { return 0 } }
+
+    /// The layers of `graph` that have a tiling, in order.
+    public static func all(in graph: Graph, vectorWidth v: Int) -> [TuneLayer] {
+        graph.nodes.enumerated().compactMap { i, node in
+            guard let d = Tiling.defaults(node, in: graph, vectorWidth: v) else { return nil }
+            let cin = node.inputs.reduce(0) { $0 + graph.nodes[$1].shape.c }
+            let src = graph.nodes[node.inputs[0]].shape
+            let sources = node.inputs.map { j -> String in
+                let s = graph.nodes[j]
+                let storage = s.op.isView ? graph.nodes[s.inputs[0]].shape : s.shape
+                return storage == s.shape ? "\(s.shape)" : "\(s.shape)@\(storage)"
+            }
+            let key = "\(node.op.mnemonic)(\(sources.joined(separator: ", "))) -> \(node.shape)"
+            return TuneLayer(index: i, name: node.name, op: node.op, shape: node.shape, cin: cin,
+                             inH: src.h, inW: src.w, defaultTiling: d, key: key)
+        }
+    }
+}
+
+public enum TuneSpace {
+    /// Register-tile output channels tried.
+    static let rs = [4, 6, 8, 12, 16, 24]
+    /// Accumulators a tile may hold: with its input vectors and a broadcast, at most 32
+    /// vector registers (AVX-512 and NEON have 32).
+    static let maxAccumulators = 28
+    static let registers = 32
+    /// Tile shapes tried before the bands and chunks are refined.
+    static let maxShapes = 12
+    /// Bytes of one chunk of a band's panel, and of one tile's weights for one chunk, that a
+    /// tile shape's first candidate aims for (as the defaults do).
+    static let panelBudget = 512 << 10
+    static let weightBudget = 32 << 10
+    static let transposedPanelBudget = 256 << 10
+
+    /// The same tiling in one canonical form, so that equivalent tilings compare equal: rb at
+    /// most the rows there are, kc the input channels summed at once (0 means all), nr 1 and
+    /// kc 0 for a transposed conv.
+    public static func normalize(_ t: LayerTiling, for layer: TuneLayer) -> LayerTiling {
+        var t = t
+        if layer.isConv {
+            t.kc = t.kc == 0 || t.kc >= layer.cin ? layer.cin : t.kc
+            t.rb = min(t.rb, layer.shape.h)
+        } else {
+            t.nr = 1; t.kc = 0
+            t.rb = min(t.rb, layer.inH)
+        }
+        return t
+    }
+
+    /// The first candidates: tile shapes, ranked by the cost model, each with its own bands and
+    /// chunks. Excludes nothing; the caller skips what it has tried.
+    public static func shapes(for layer: TuneLayer, vectorWidth v: Int) -> [LayerTiling] {
+        let vectors = (layer.inW + v - 1) / v
+        var rs = rs.filter { $0 <= layer.shape.c }
+        if layer.shape.c < 24 && !rs.contains(layer.shape.c) { rs.append(layer.shape.c) }
+        var scored: [(cost: Double, t: LayerTiling)] = []
+        if layer.isConv {
+            let (h, w, cout) = (layer.shape.h, layer.shape.w, layer.shape.c)
+            for r in rs {
+                for nr in 1...4 where nr <= h {
+                    for nv in 1...4 where nv <= vectors {
+                        let acc = r * nr * nv
+                        guard acc <= maxAccumulators, acc + nr * nv + 1 <= registers else { continue }
+                        // Too small a tile wastes the registers, unless the layer is that small.
+                        guard acc >= min(12, cout * min(h, 4) * vectors) else { continue }
+                        let padded = Double(((cout + r - 1) / r) * r) / Double(cout)
+                            * Double(((h + nr - 1) / nr) * nr) / Double(h)
+                            * Double(((vectors + nv - 1) / nv) * nv * v) / Double(w)
+                        let loads = Double(r + nr * nv) / Double(acc)
+                        scored.append((padded * (1 + 0.25 * loads), convTiling(r: r, nr: nr, nv: nv, layer: layer, v: v)))
+                    }
+                }
+            }
+        } else {
+            let cout = layer.shape.c
+            for r in rs + [2, 3, 5, 7] where r <= cout {
+                for nv in 1...3 where nv <= vectors {
+                    let acc = 4 * r * nv
+                    guard acc <= maxAccumulators, acc + nv + 1 <= registers else { continue }
+                    let padded = Double(((cout + r - 1) / r) * r) / Double(cout)
+                        * Double(((vectors + nv - 1) / nv) * nv * v) / Double(layer.inW)
+                    let loads = Double(4 * r + nv) / Double(acc)
+                    scored.append((padded * (1 + 0.25 * loads), transposedTiling(r: r, nv: nv, layer: layer, v: v)))
+                }
+            }
+        }
+        var seen = Set<LayerTiling>(), out: [LayerTiling] = []
+        for (_, t) in scored.sorted(by: { $0.cost < $1.cost }) where seen.insert(t).inserted {
+            out.append(t)
+            if out.count == maxShapes { break }
+        }
+        return out
+    }
+
+    /// The refinements of `t`: its bands halved, doubled and whole, its chunks halved, doubled
+    /// and whole, each on its own.
+    public static func refinements(of t: LayerTiling, for layer: TuneLayer) -> [LayerTiling] {
+        let t = normalize(t, for: layer)
+        var out: [LayerTiling] = []
+        func add(_ c: LayerTiling) {
+            let c = normalize(c, for: layer)
+            if c != t && !out.contains(c) { out.append(c) }
+        }
+        let rows = layer.isConv ? layer.shape.h : layer.inH
+        let nr = t.nr
+        let roundRows = { (x: Int) in max(nr, (x + nr - 1) / nr * nr) }
+        for rb in [roundRows(t.rb / 2), roundRows(t.rb * 2), rows] { var c = t; c.rb = rb; add(c) }
+        if layer.isConv {
+            for kc in [max(1, t.kc / 2), t.kc * 2, layer.cin] { var c = t; c.kc = kc; add(c) }
+        }
+        return out
+    }
+
+    /// Bands and chunks for a conv tile shape, by the rule of the defaults: chunks whose weights
+    /// for one tile fill about two thirds of L1, bands whose panel chunk fills half of L2, as
+    /// few and as even as that allows.
+    static func convTiling(r: Int, nr: Int, nv: Int, layer: TuneLayer, v: Int) -> LayerTiling {
+        let (k, p, h, w) = (layer.kernel, layer.padding, layer.shape.h, layer.shape.w)
+        let kc = max(1, min(layer.cin, weightBudget / (r * k * k * 4)))
+        let pw = ((w + nv * v - 1) / (nv * v)) * nv * v + 2 * p
+        let maxRows = max(nr, (panelBudget / (kc * pw * 4) - 2 * p) / nr * nr)
+        let bands = (h + maxRows - 1) / maxRows
+        let rb = ((h + bands - 1) / bands + nr - 1) / nr * nr
+        return normalize(LayerTiling(r: r, nv: nv, rb: rb, nr: nr, kc: kc), for: layer)
+    }
+
+    static func transposedTiling(r: Int, nv: Int, layer: TuneLayer, v: Int) -> LayerTiling {
+        let pw = ((layer.inW + nv * v - 1) / (nv * v)) * nv * v
+        let rb = max(1, min(layer.inH, transposedPanelBudget / (layer.cin * pw * 4)))
+        return normalize(LayerTiling(r: r, nv: nv, rb: rb), for: layer)
+    }
+}

@@ -1,0 +1,408 @@
+// The C generator: every fixture through the compiled C, each op and pass against the
+// interpreter, layer tracing, warning-free and freestanding C, determinism across runs and
+// thread counts, vector widths and tilings, and the embedded templates.
+
+import Foundation
+import XCTest
+@testable import UNetC
+
+final class CodegenTests: XCTestCase {
+    /// Generates, compiles and runs the C for `f` with `options`; compares with the interpreter.
+    func verify(_ f: Fixture, _ configure: (inout Verifier.Options) -> Void = { _ in }) throws -> Verifier.Report {
+        var options = Verifier.Options()
+        options.cc = try TestToolchain.compiler()
+        configure(&options)
+        return try Verifier.verify(f.weights, input: f.input, reference: f.output, options: options)
+    }
+
+    /// Runs `work` for every item concurrently (compiling dominates), then `check` on each
+    /// result in order on the test's own thread, where the assertions belong.
+    func concurrently<T, R>(_ items: [T], _ work: (T) throws -> R, check: (T, R) throws -> Void) throws {
+        let results = concurrentMap(items) { item in Result { try work(item) } }
+        for (item, result) in zip(items, results) { try check(item, try result.get()) }
+    }
+
+    // MARK: Fixtures
+
+    func testEveryFixtureMatchesPyTorchFloat64() throws {
+        let cc = try TestToolchain.compiler()
+        let fixtures = try Fixture.all()
+        let results = concurrentMap(fixtures) { f -> Result<(Fixture, [Float], [Float]), Error> in
+            Result {
+                let program = try Generator.generate(f.weights, batch: f.batch, height: f.height, width: f.width)
+                let built = try Verifier.build(program, cc: cc, flags: Toolchain.defaultFlags)
+                defer { try? FileManager.default.removeItem(atPath: built.directory) }
+                let interp = try Interpreter.output(try f.graph(), weights: f.weights, input: f.input)
+                let out = try Verifier.execute(built, input: f.input, outputCount: f.outputF64.count, threads: nil, trace: false)
+                return (f, out.output, interp.data)
+            }
+        }
+        for r in results {
+            let (f, c, interp) = try r.get()
+            let vsF64 = ErrorStats(c, f.outputF64.data)
+            XCTAssertLessThanOrEqual(vsF64.maxAbs, 5e-5, "\(f.name): C vs output_f64: \(vsF64)")
+            XCTAssertLessThanOrEqual(ErrorStats(c, f.output.data).maxAbs, 1e-4, "\(f.name): C vs output")
+            XCTAssertLessThanOrEqual(ErrorStats(c, interp).maxAbs, 1e-5, "\(f.name): C vs interpreter")
+        }
+    }
+
+    func testVerifierReportOnTheBatchFixture() throws {
+        let f = try Fixture.load("batch")
+        let report = try verify(f)
+        XCTAssertLessThanOrEqual(report.vsInterpreter.maxAbs, 1e-5, "\(report.vsInterpreter)")
+        let vsReference = try XCTUnwrap(report.vsReference)
+        XCTAssertLessThanOrEqual(vsReference.maxAbs, 1e-4, "\(vsReference)")
+        XCTAssertTrue(report.layers.isEmpty)
+        XCTAssertEqual(report.compiler, try TestToolchain.compiler())
+        XCTAssertEqual(report.program.graph.nodes[report.program.graph.outputIndex].shape, Shape(n: 2, c: 2, h: 40, w: 48))
+        // A reference of the wrong shape is an error, not a silent comparison.
+        var options = Verifier.Options()
+        options.cc = try TestToolchain.compiler()
+        assertThrows(try Verifier.verify(f.weights, input: f.input, reference: Tensor(zeros: [1, 2, 40, 48]), options: options),
+                     containing: ["reference output has shape [1, 2, 40, 48]", "2x2x40x48"])
+    }
+
+    // MARK: Passes and ops
+
+    func testEachOpAndPassAgainstTheInterpreter() throws {
+        let f = try Fixture.load("odd")
+        var variants: [(String, [Pass])] = [("none", []), ("standard", Pipeline.standard)]
+        for pass in Pipeline.standard { variants.append((pass.name, [pass])) }
+        try concurrently(variants, { _, passes in try self.verify(f) { $0.generator.passes = passes } }) { variant, report in
+            let name = variant.0
+            XCTAssertLessThan(report.vsInterpreter.maxAbs, 1e-5, "\(name): \(report.vsInterpreter)")
+            XCTAssertLessThanOrEqual(try XCTUnwrap(report.vsReference).maxAbs, 1e-4, name)
+            let source = String(decoding: report.program.source(), as: UTF8.self)
+            let g = report.program.graph
+            // What each variant lowers to: standalone ReLU, crop and concat kernels when not removed.
+            let hasRelu = g.nodes.contains { $0.op == .relu }, hasConcat = g.nodes.contains { $0.op == .concat }
+            let hasCrop = g.nodes.contains { if case .crop = $0.op { return true } else { return false } }
+            XCTAssertEqual(source.contains("(unfused)"), hasRelu, name)
+            XCTAssertEqual(source.contains(": concat("), hasConcat, name)
+            XCTAssertEqual(source.contains(": crop("), hasCrop, name)
+            switch name {
+            case "none": XCTAssertTrue(hasRelu && hasConcat && hasCrop)
+            case "fuse-activation": XCTAssertTrue(!hasRelu && hasConcat && hasCrop)
+            case "eliminate-concat": XCTAssertTrue(hasRelu && !hasConcat && hasCrop)
+            case "eliminate-crop": XCTAssertTrue(hasRelu && hasConcat && !hasCrop)
+            default: XCTAssertTrue(!hasRelu && !hasConcat && !hasCrop)
+            }
+        }
+    }
+
+    func testLayerTracing() throws {
+        let f = try Fixture.load("odd")
+        try concurrently([Pipeline.standard, []], { passes in
+            try self.verify(f) { $0.layers = true; $0.generator.passes = passes }
+        }) { passes, report in
+            let g = report.program.graph
+            // One entry per computed node (not the input, the output or views), in node order.
+            let computed = g.nodes.filter { $0.op != .input && $0.op != .output && !$0.op.isView }.map(\.name)
+            XCTAssertEqual(report.layers.map(\.name), computed, "passes \(passes.map(\.name))")
+            for (name, reference, error) in report.layers {
+                XCTAssertLessThan(error.maxAbs, 1e-5, "\(name) vs \(reference): \(error)")
+            }
+            // A fused conv is compared with the ReLU that followed it in the plain graph.
+            if !passes.isEmpty {
+                let first = report.layers.first { $0.name == "down_conv.0.first" }
+                XCTAssertEqual(first?.reference, "down_conv.0.first.relu")
+                XCTAssertEqual(report.layers.first { $0.name == "final_conv" }?.reference, "final_conv")
+            } else {
+                XCTAssertTrue(report.layers.allSatisfy { $0.name == $0.reference })
+            }
+            XCTAssertLessThan(report.vsInterpreter.maxAbs, 1e-5)
+        }
+    }
+
+    func testNaNPropagatesAsInPyTorch() throws {
+        // PyTorch's relu and max pooling keep NaN, and so do the interpreter and the unfused C
+        // kernels. A NaN input pixel spreads over the whole 32 x 32 output of the odd fixture; the
+        // C must give the same NaNs with and without the passes (fused conv+relu included).
+        let f = try Fixture.load("odd")
+        var x = f.input
+        x.data[3 * 45 + 7] = .nan
+        let expected = try Interpreter.output(try f.graph(), weights: f.weights, input: x).data
+        XCTAssertEqual(expected.filter(\.isNaN).count, expected.count, "the interpreter propagates the NaN everywhere")
+        let cc = try TestToolchain.compiler()
+        let variants: [(String, [Pass])] = [("none", []), ("standard", Pipeline.standard), ("fuse-activation", [Pipeline.fuseActivation])]
+        try concurrently(variants, { _, passes -> [Float] in
+            var options = GeneratorOptions()
+            options.passes = passes
+            let program = try Generator.generate(f.weights, batch: 1, height: 37, width: 45, options: options)
+            let built = try Verifier.build(program, cc: cc, flags: Toolchain.defaultFlags)
+            defer { try? FileManager.default.removeItem(atPath: built.directory) }
+            return try Verifier.execute(built, input: x, outputCount: expected.count, threads: nil, trace: false).output
+        }) { variant, out in
+            let nanMismatches = zip(out, expected).filter { $0.isNaN != $1.isNaN }.count
+            XCTAssertEqual(nanMismatches, 0, "passes \(variant.0): \(nanMismatches) of \(out.count) outputs differ in NaN-ness from the interpreter (C has \(out.filter(\.isNaN).count) NaNs)")
+        }
+    }
+
+    // MARK: Portable, warning-free, freestanding C
+
+    func testWarningFreeCompiles() throws {
+        let f = try Fixture.load("tiny")
+        let program = try Generator.generate(f.weights, batch: 1, height: 32, width: 32)
+        let dir = try makeTemporaryDirectory(self)
+        try program.write(to: dir)
+        // Without passes the standalone relu, crop and concat kernels are in unet.c too.
+        var unoptimised = GeneratorOptions()
+        unoptimised.passes = []
+        let plainDir = try makeTemporaryDirectory(self)
+        try Generator.generate(f.weights, batch: 1, height: 32, width: 32, options: unoptimised).write(to: plainDir)
+        let strict = ["-Wall", "-Wextra", "-Wpedantic", "-Werror", "-O2", "-c"]
+        var jobs: [(cc: String, flags: [String], dir: String)] = []
+        for cc in ["clang", "gcc"] where Toolchain.which(cc) != nil {
+            for std in ["-std=c99", "-std=c11"] {
+                for omp in [[], ["-fopenmp"]] { jobs.append((cc, [std] + omp + strict, dir)) }
+            }
+            jobs.append((cc, ["-std=c99", "-fopenmp"] + strict, plainDir))
+        }
+        if Toolchain.which("clang") != nil {
+            for target in ["aarch64-linux-gnu", "thumbv7em-none-eabihf"] {
+                jobs.append(("clang", ["--target=\(target)", "-std=c99"] + strict, dir))
+            }
+        }
+        XCTAssertGreaterThanOrEqual(jobs.count, 12, "clang and gcc should both be installed")
+        let results = concurrentMap(Array(jobs.enumerated())) { i, job -> (String, Result<(status: Int32, output: String), Error>) in
+            let args = job.flags + [job.dir + "/unet.c", "-I", job.dir, "-o", "\(job.dir)/unet\(i).o"]
+            return ("\(job.cc) \(job.flags.joined(separator: " ")) \(job.dir == plainDir ? "(no passes)" : "")",
+                    Result { try Toolchain.run(job.cc, args) })
+        }
+        for (command, result) in results {
+            switch result {
+            case .success(let r): XCTAssertEqual(r.status, 0, "\(command):\n\(r.output)")
+            case .failure(let e): XCTFail("\(command): \(e)")
+            }
+        }
+    }
+
+    func testSourceIncludesOnlyStddefAndNoMalloc() throws {
+        let f = try Fixture.load("odd")
+        for passes in [Pipeline.standard, []] {
+            var options = GeneratorOptions()
+            options.passes = passes
+            let program = try Generator.generate(f.weights, batch: 1, height: 37, width: 45, options: options)
+            let source = String(decoding: program.source(), as: UTF8.self)
+            let includes = source.split(separator: "\n").filter { $0.trimmingCharacters(in: .whitespaces).hasPrefix("#include") }
+            XCTAssertEqual(includes, ["#include <stddef.h>", "#include \"unet.h\""])
+            let header = program.header
+            XCTAssertFalse(header.contains("#include"))
+            // The code, not the comments (the prelude's comment says "no malloc").
+            let code = withoutComments(source), headerCode = withoutComments(header)
+            XCTAssertTrue(code.contains("unet_run"))
+            for banned in ["malloc", "calloc", "realloc", "free", "alloca", "printf", "FILE", "stdio", "math.h", "stdlib"] {
+                XCTAssertFalse(code.contains(banned), "unet.c uses \(banned)")
+                XCTAssertFalse(headerCode.contains(banned), "unet.h uses \(banned)")
+            }
+            XCTAssertTrue(header.contains("int unet_run(const float *input, float *output, void *workspace);"))
+            XCTAssertTrue(header.contains("#define UNET_IN_HEIGHT 37"))
+            XCTAssertTrue(header.contains("#define UNET_OUT_WIDTH 32"))
+            XCTAssertTrue(header.contains("#define UNET_WORKSPACE_BYTES \(program.plan.arenaBytes)u"))
+        }
+    }
+
+    func testWeightsAreEmittedAsExactBitPatterns() throws {
+        let f = try Fixture.load("tiny")
+        let program = try Generator.generate(f.weights, batch: 1, height: 32, width: 32)
+        let source = String(decoding: program.source(), as: UTF8.self)
+        let start = try XCTUnwrap(source.range(of: "unet_w __attribute__((aligned(64))) = {{\n"))
+        let end = try XCTUnwrap(source.range(of: "}};", range: start.upperBound..<source.endIndex))
+        let body = source[start.upperBound..<end.lowerBound]
+        let words = body.split { $0 == "," || $0 == "\n" }
+        XCTAssertEqual(words.count, program.weights.count)
+        let bits = words.map { UInt32($0.dropFirst(2), radix: 16) }
+        XCTAssertEqual(bits, program.weights.map { $0.bitPattern })
+        XCTAssertTrue(body.split(separator: "\n").dropLast().allSatisfy { $0.hasSuffix(",") })
+        XCTAssertFalse(body.hasSuffix(",\n"))
+        // Every parameter appears (packed, possibly padded): the count is at least the parameter count.
+        XCTAssertGreaterThanOrEqual(program.weights.count, f.weights.config.parameterCount)
+        XCTAssertTrue(source.contains("unsigned int bits[\(program.weights.count)];"))
+    }
+
+    /// `text` without its C comments (block and line), string literals left alone.
+    func withoutComments(_ text: String) -> String {
+        var out = "", i = text.startIndex
+        while i < text.endIndex {
+            let rest = text[i...]
+            if rest.hasPrefix("/*") {
+                i = rest.range(of: "*/").map { $0.upperBound } ?? text.endIndex
+                out += " "
+            } else if rest.hasPrefix("//") {
+                i = rest.firstIndex(of: "\n") ?? text.endIndex
+            } else if rest.hasPrefix("\"") {
+                var j = text.index(after: i)
+                while j < text.endIndex && text[j] != "\"" { j = text[j] == "\\" ? text.index(j, offsetBy: 2) : text.index(after: j) }
+                j = min(text.index(after: j), text.endIndex)
+                out += text[i..<j]
+                i = j
+            } else {
+                out.append(text[i])
+                i = text.index(after: i)
+            }
+        }
+        return out
+    }
+
+    func testCommentStripper() {
+        XCTAssertEqual(withoutComments("a /* malloc */ b // free\nc \"/* x */\""), "a   b \nc \"/* x */\"")
+    }
+
+    // MARK: External weights
+
+    func testExternalWeights() throws {
+        let f = try Fixture.load("odd")
+        let report = try verify(f) { $0.generator.externalWeights = true }
+        XCTAssertLessThan(report.vsInterpreter.maxAbs, 1e-5, "\(report.vsInterpreter)")
+        let program = report.program
+        XCTAssertTrue(program.externalWeights)
+        let source = String(decoding: program.source(), as: UTF8.self)
+        XCTAssertFalse(source.contains("unet_w __attribute__"), "no weights in unet.c")
+        XCTAssertTrue(source.contains("int unet_set_weights(const void *weights)"))
+        XCTAssertTrue(program.header.contains("#define UNET_WEIGHTS_BYTES \(program.weights.count * 4)u"))
+        XCTAssertTrue(program.header.contains("int unet_set_weights(const void *weights);"))
+        // unet_weights.bin holds the same packed floats, little-endian.
+        let bin = program.weightsBinary()
+        XCTAssertEqual(bin.count, program.weights.count * 4)
+        var decoded: [UInt32] = []
+        for i in 0..<program.weights.count {
+            var word: UInt32 = 0
+            for byte in 0..<4 { word |= UInt32(bin[4 * i + byte]) << UInt32(8 * byte) }
+            decoded.append(word)
+        }
+        XCTAssertEqual(decoded, program.weights.map(\.bitPattern))
+        // The embedded program packs the very same weights.
+        let embedded = try Generator.generate(f.weights, batch: 1, height: 37, width: 45)
+        XCTAssertTrue(bitIdentical(embedded.weights, program.weights))
+        let dir = try makeTemporaryDirectory(self)
+        try program.write(to: dir)
+        XCTAssertEqual(FileManager.default.contents(atPath: dir + "/unet_weights.bin"), Data(bin))
+        // And it compiles warning-free too.
+        let r = try Toolchain.run("clang", ["-std=c99", "-Wall", "-Wextra", "-Wpedantic", "-Werror", "-O2", "-fopenmp", "-c",
+                                            dir + "/unet.c", "-I", dir, "-o", dir + "/unet.o"])
+        XCTAssertEqual(r.status, 0, r.output)
+    }
+
+    // MARK: Determinism
+
+    func testDeterministicSourceAndThreadCounts() throws {
+        let f = try Fixture.load("small")
+        let a = try Generator.generate(f.weights, batch: f.batch, height: f.height, width: f.width)
+        let b = try Generator.generate(f.weights, batch: f.batch, height: f.height, width: f.width)
+        XCTAssertEqual(a.source(), b.source())
+        XCTAssertEqual(a.header, b.header)
+        let built = try Verifier.build(a, cc: try TestToolchain.compiler(), flags: Toolchain.defaultFlags)
+        defer { try? FileManager.default.removeItem(atPath: built.directory) }
+        var outputs: [[Float]] = []
+        for threads in [1, 2, 3] {
+            outputs.append(try Verifier.execute(built, input: f.input, outputCount: f.output.count, threads: threads, trace: false).output)
+        }
+        XCTAssertTrue(bitIdentical(outputs[0], outputs[1]), "1 vs 2 threads: \(maxAbsDiff(outputs[0], outputs[1]))")
+        XCTAssertTrue(bitIdentical(outputs[0], outputs[2]), "1 vs 3 threads: \(maxAbsDiff(outputs[0], outputs[2]))")
+        XCTAssertLessThanOrEqual(maxAbsDiff(outputs[0], f.outputF64.data), 5e-5)
+        // The same program written to disk twice is the same bytes.
+        let d1 = try makeTemporaryDirectory(self), d2 = try makeTemporaryDirectory(self)
+        try a.write(to: d1)
+        try b.write(to: d2)
+        for file in ["unet.c", "unet.h"] {
+            XCTAssertEqual(FileManager.default.contents(atPath: "\(d1)/\(file)"), FileManager.default.contents(atPath: "\(d2)/\(file)"), file)
+        }
+        XCTAssertEqual(FileManager.default.contents(atPath: "\(d1)/unet.c"), Data(a.source()))
+    }
+
+    // MARK: Vector widths and tilings
+
+    func testVectorWidths() throws {
+        let f = try Fixture.load("odd")
+        try concurrently([4, 8, 16], { v in try self.verify(f) { $0.generator.vectorWidth = v } }) { v, report in
+            XCTAssertLessThan(report.vsInterpreter.maxAbs, 1e-5, "vector width \(v): \(report.vsInterpreter)")
+            XCTAssertTrue(String(decoding: report.program.source(), as: UTF8.self).contains("#define UNET_V \(v)\n"))
+        }
+    }
+
+    func testCustomTilingsExerciseTails() throws {
+        // (fixture, vector width, conv tiling); transposed convs get the same r, nv and rb with
+        // one-row tiles. Odd sizes: tails in channels (r), rows (rb, nr), columns (nv) and chunks (kc).
+        let cases: [(String, Int, LayerTiling)] = [
+            ("odd", 4, LayerTiling(r: 3, nv: 1, rb: 2)),
+            ("odd", 8, LayerTiling(r: 5, nv: 2, rb: 3, nr: 2, kc: 3)),
+            ("batch", 16, LayerTiling(r: 1, nv: 3, rb: 1, nr: 3, kc: 1)),
+            ("batch", 4, LayerTiling(r: 7, nv: 4, rb: 5, nr: 4, kc: 5)),
+        ]
+        func tiling(_ graph: Graph, _ t: LayerTiling) -> [String: LayerTiling] {
+            var out: [String: LayerTiling] = [:]
+            for node in graph.nodes {
+                switch node.op {
+                case .conv: out[node.name] = t
+                case .convTranspose: out[node.name] = LayerTiling(r: t.r, nv: t.nv, rb: t.rb)
+                case .input, .relu, .maxPool, .crop, .view, .concat, .output: break
+                }
+            }
+            return out
+        }
+        try concurrently(cases, { name, v, t -> (Verifier.Report, [String: LayerTiling]) in
+            let f = try Fixture.load(name)
+            let expected = tiling(try Pipeline.run(try f.graph()), t)
+            let report = try self.verify(f) {
+                $0.generator.vectorWidth = v
+                $0.generator.tiling = expected
+            }
+            return (report, expected)
+        }) { c, result in
+            let (report, expected) = result
+            XCTAssertLessThan(report.vsInterpreter.maxAbs, 1e-5, "\(c.0) v \(c.1), \(c.2): \(report.vsInterpreter)")
+            XCTAssertEqual(report.program.tilings, expected, "\(c.2)")
+        }
+    }
+
+    func testInvalidOptionsAreErrors() throws {
+        let f = try Fixture.load("tiny")
+        var options = GeneratorOptions()
+        options.vectorWidth = 3
+        assertThrows(try Generator.generate(f.weights, batch: 1, height: 32, width: 32, options: options),
+                     containing: ["vector width 3"])
+        options = GeneratorOptions()
+        options.tiling = ["down_conv.0.first": LayerTiling(r: 0, nv: 1, rb: 1)]
+        assertThrows(try Generator.generate(f.weights, batch: 1, height: 32, width: 32, options: options),
+                     containing: ["tiling for down_conv.0.first", "out of range"])
+        options.tiling = ["up_sample.0.up": LayerTiling(r: 4, nv: 9, rb: 1)]
+        assertThrows(try Generator.generate(f.weights, batch: 1, height: 32, width: 32, options: options),
+                     containing: ["tiling for up_sample.0.up", "nv=9", "out of range"])
+        options.tiling = ["up_conv.1.second": LayerTiling(r: 4, nv: 1, rb: 1, nr: 9)]
+        assertThrows(try Generator.generate(f.weights, batch: 1, height: 32, width: 32, options: options),
+                     containing: ["tiling for up_conv.1.second", "nr=9", "out of range"])
+        options.tiling = ["down_conv.2.first": LayerTiling(r: 4, nv: 1, rb: 1, kc: -1)]
+        assertThrows(try Generator.generate(f.weights, batch: 1, height: 32, width: 32, options: options),
+                     containing: ["tiling for down_conv.2.first", "kc=-1", "out of range"])
+        options.tiling = ["up_sample.1.up": LayerTiling(r: 4, nv: 1, rb: 1, nr: 2)]
+        assertThrows(try Generator.generate(f.weights, batch: 1, height: 32, width: 32, options: options),
+                     containing: ["tiling for up_sample.1.up", "one row high"])
+    }
+
+    func testDefaultTilingsAreValid() throws {
+        for f in try Fixture.all() {
+            let graph = try Pipeline.run(try f.graph())
+            for v in [1, 2, 4, 8, 16, 32] {
+                for node in graph.nodes {
+                    let t = Tiling.defaults(node, in: graph, vectorWidth: v)
+                    XCTAssertEqual(t != nil, node.op.hasWeights, node.name)
+                    if let t { XCTAssertNoThrow(try Tiling.validate(t, for: node), "\(f.name) \(node.name) v \(v): \(t)") }
+                }
+            }
+        }
+    }
+
+    // MARK: Templates
+
+    func testEmbeddedTemplatesEqualTheFiles() throws {
+        let dir = TestPaths.templatesDir
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir.path)
+            .filter { $0.hasSuffix(".c") || $0.hasSuffix(".h") }.sorted()
+        XCTAssertFalse(files.isEmpty)
+        XCTAssertEqual(Set(embeddedTemplates.keys), Set(files), "run `make templates`")
+        for name in files {
+            let text = try String(contentsOf: dir.appendingPathComponent(name), encoding: .utf8)
+            XCTAssertEqual(embeddedTemplates[name], text, "\(name) differs from the embedded copy: run `make templates`")
+        }
+    }
+}
