@@ -2,7 +2,7 @@
 SWIFT ?= swift
 CONFIG ?= release
 
-.PHONY: all build test templates bench demo deps sanitize clean
+.PHONY: all build test templates bench demo deps sanitize examples clean
 
 all: build
 
@@ -50,3 +50,7 @@ bench/.venv/bin/python: bench/requirements.txt
 
 bench: build bench/.venv/bin/python
 	bench/.venv/bin/python bench/bench.py --unetc .build/$(CONFIG)/unetc $(BENCH_ARGS)
+
+# The examples: segment an image, embedded sizes, round trip from PyTorch (Examples/README.md).
+examples: build
+	$(MAKE) -C Examples all test
