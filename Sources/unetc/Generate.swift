@@ -2,6 +2,8 @@ import ArgumentParser
 import Foundation
 import UNetC
 
+extension AlgorithmChoice: ExpressibleByArgument {}
+
 /// Options that shape the generated C.
 struct CodegenOptions: ParsableArguments {
     @Option(help: "Floats per vector: 16 (AVX-512), 8 (AVX2), 4 (NEON, SSE).")
@@ -10,6 +12,12 @@ struct CodegenOptions: ParsableArguments {
     @Option(help: "Per-layer tiling from `unetc tune` (JSON).")
     var tuning: String?
 
+    @Option(help: "Conv algorithm where the tuning file says nothing: direct, winograd (every 3x3 conv) or auto (winograd where it pays: 3x3 convs with 32 or more input channels).")
+    var algorithm: AlgorithmChoice = .auto
+
+    @Option(help: "Winograd output tile m of F(m x m, 3x3): 4 (4x fewer multiplies) or 2 (2.25x fewer, more accurate).")
+    var winogradTile = 4
+
     @Flag(help: "Write the weights to unet_weights.bin, given to unet_set_weights() at run time, instead of into unet.c (fast to compile; for large models).")
     var externalWeights = false
 
@@ -17,6 +25,8 @@ struct CodegenOptions: ParsableArguments {
         var o = GeneratorOptions()
         o.vectorWidth = vectorWidth
         o.externalWeights = externalWeights
+        o.algorithm = algorithm
+        o.winogradTile = winogradTile
         o.sourceName = URL(fileURLWithPath: source).lastPathComponent
         if let path = tuning {
             let file = try TuningFile.read(path: path)

@@ -699,4 +699,151 @@ int unet_set_weights(const void *weights)
 }
 
 """#,
+    "winograd.c": #"""
+/* {{NODE}}: {{OP}}({{INPUTS}}) -> {{OUT_SHAPE}}, {{FLOPS}} FLOPs as a direct conv.
+ * Winograd F({{M}}x{{M}}, 3x3). Bands of {{RB}} output rows ({{TR}} rows of {{XT}} tiles): the band's
+ * input rows are packed into a {{CIN}} x {{PROWS}} x {{PW}} panel with a zero halo of 1, then
+ * transformed into {{AA}} planes of {{CIN}} channels x {{TPAD}} tiles; each point's plane is
+ * multiplied by the transformed weights in register tiles of {{R}} output channels x {{NV}}
+ * vectors of tiles, and the {{AA}} products of a tile are transformed back, with the bias
+ * and the ReLU, straight into the output. Every output element is computed by one thread. */
+static void {{FN}}({{PARAMS}}float *out, float *scratch)
+{
+    const float *weights = {{WEIGHTS}}, *bias = {{BIAS}};
+    float *panel = scratch, *tv = scratch + {{PANEL_FLOATS}};
+    UNET_OMP(omp parallel)
+    {
+        float mb[{{AA}}][{{R}} * {{NV}} * UNET_V];
+        size_t n, y0;
+        for (n = 0; n < {{N}}; n++) {
+            for (y0 = 0; y0 < {{H}}; y0 += {{RB}}) {
+                size_t rows = {{H}} - y0 < {{RB}} ? {{H}} - y0 : {{RB}};
+                size_t groups = (rows + {{M}} - 1) / {{M}};
+                size_t tiles = groups * {{XT}};
+                size_t blocks = (tiles + {{NV}} * UNET_V - 1) / ({{NV}} * UNET_V);
+                size_t vecs = blocks * {{NV}};
+                ptrdiff_t t;
+{{PACK}}
+                /* Whole blocks of tiles are transformed, zeros past the last tile. */
+                UNET_OMP(omp for schedule(static))
+                for (t = 0; t < (ptrdiff_t)({{CIN}} * vecs); t++) {
+                    size_t ci = (size_t)t / vecs, t0 = (size_t)t % vecs * UNET_V;
+                    unet_wino{{M}}_input(tv + ci * {{TPAD}} + t0, {{CIN}} * {{TPAD}}, panel + ci * {{PLANE}}, {{PW}}, t0,
+                                      t0 < tiles ? (tiles - t0 < UNET_V ? tiles - t0 : UNET_V) : 0, {{XT}});
+                }
+                /* No barrier after the products: the next band's packing touches only the
+                 * panel, and the transformed input is rewritten only after its barrier. */
+                UNET_OMP(omp for schedule(static) nowait)
+                for (t = 0; t < (ptrdiff_t)(blocks * {{COB}}); t++) {
+                    size_t tb = (size_t)t / {{COB}} * {{NV}} * UNET_V, co = (size_t)t % {{COB}} * {{R}};
+                    size_t chans = {{COUT}} - co < {{R}} ? {{COUT}} - co : {{R}}, xi, r, j;
+                    for (xi = 0; xi < {{AA}}; xi++)
+                        unet_wino_gemm_{{R}}x{{NV}}(tv + xi * {{CIN}} * {{TPAD}} + tb, {{CIN}}, {{TPAD}},
+                                              weights + (xi * {{COB}} + co / {{R}}) * {{CIN}} * {{R}}, mb[xi]);
+                    for (r = 0; r < chans; r++)
+                        for (j = 0; j < {{NV}} && tb + j * UNET_V < tiles; j++) {
+                            size_t t0 = tb + j * UNET_V;
+                            unet_wino{{M}}_output(&mb[0][(r * {{NV}} + j) * UNET_V], {{R}} * {{NV}} * UNET_V, bias[co + r], {{RELU}},
+                                               out + ((n * {{COUT}} + co + r) * {{H}} + y0) * {{W}}, t0,
+                                               tiles - t0 < UNET_V ? tiles - t0 : UNET_V, {{XT}}, rows, {{W}});
+                        }
+                }
+            }
+        }
+    }
+}
+
+"""#,
+    "winograd_gemm.c": #"""
+
+/* Register tile of a Winograd GEMM at one transform point: {{R}} output channels x {{NV}}
+ * vectors of UNET_V tiles, summed over `cin` input channels in order:
+ * mb[(r * {{NV}} + j) * UNET_V + l] = sum over ci of u[ci * {{R}} + r] * v[ci * vstride + j * UNET_V + l]. */
+static void unet_wino_gemm_{{R}}x{{NV}}(const float *v, size_t cin, size_t vstride, const float *u, float *mb)
+{
+    unet_vf acc[{{R}}][{{NV}}];
+    size_t ci, r, j;
+    for (r = 0; r < {{R}}; r++)
+        for (j = 0; j < {{NV}}; j++) acc[r][j] = UNET_SPLAT(0.0f);
+    for (ci = 0; ci < cin; ci++, v += vstride, u += {{R}}) {
+        unet_vf x[{{NV}}];
+        for (j = 0; j < {{NV}}; j++) x[j] = UNET_LOAD(v + j * UNET_V);
+        for (r = 0; r < {{R}}; r++) {
+            unet_vf wr = UNET_SPLAT(u[r]);
+            for (j = 0; j < {{NV}}; j++) acc[r][j] += wr * x[j];
+        }
+    }
+    for (r = 0; r < {{R}}; r++)
+        for (j = 0; j < {{NV}}; j++) UNET_STORE(mb + (r * {{NV}} + j) * UNET_V, acc[r][j]);
+}
+
+"""#,
+    "winograd_transform.c": #"""
+
+/* Winograd F({{M}}x{{M}}, 3x3) transforms, vectorised over UNET_V tiles: lane l is tile t0 + l
+ * of a band, at tile row (t0 + l) / xt and tile column (t0 + l) % xt. The {{A}}x{{A}} points of
+ * the transform domain are numbered xi = i * {{A}} + j. */
+
+/* Input transform B^T d B of the {{A}}x{{A}} patches of `lanes` (at most UNET_V) tiles of one
+ * channel's panel plane `p` (rows `pw` floats apart, zero halo included), written to
+ * v[xi * vstride + l]; lanes past `lanes` get zeros. */
+static void unet_wino{{M}}_input(float *v, size_t vstride, const float *p, size_t pw, size_t t0,
+                              size_t lanes, size_t xt)
+{
+    float d[{{A}}][{{A}}][UNET_V];
+    unet_vf x[{{A}}][{{A}}], t[{{A}}][{{A}}];
+    size_t i, j, l;
+    for (l = 0; l < UNET_V; l++) {
+        if (l < lanes) {
+            const float *s = p + (t0 + l) / xt * {{M}} * pw + (t0 + l) % xt * {{M}};
+            for (i = 0; i < {{A}}; i++)
+                for (j = 0; j < {{A}}; j++) d[i][j][l] = s[i * pw + j];
+        } else {
+            for (i = 0; i < {{A}}; i++)
+                for (j = 0; j < {{A}}; j++) d[i][j][l] = 0.0f;
+        }
+    }
+    for (i = 0; i < {{A}}; i++)
+        for (j = 0; j < {{A}}; j++) x[i][j] = UNET_LOAD(d[i][j]);
+    /* t = B^T x, column by column; then each row of t times B. */
+    for (j = 0; j < {{A}}; j++) {
+{{INPUT_ROWS}}
+    }
+    for (i = 0; i < {{A}}; i++) {
+        float *o = v + i * {{A}} * vstride;
+{{INPUT_COLS}}
+    }
+}
+
+/* Output transform A^T M A of one output channel of `lanes` tiles, M at mb[xi * mstride + l],
+ * plus `bias`, then ReLU if `relu`; writes each tile's {{M}}x{{M}} outputs to `out` (the band's
+ * first row, rows `w` floats apart), cut at `rows` rows and `w` columns. */
+static void unet_wino{{M}}_output(const float *mb, size_t mstride, float bias, int relu, float *out,
+                               size_t t0, size_t lanes, size_t xt, size_t rows, size_t w)
+{
+    float y[{{M}}][{{M}}][UNET_V];
+    unet_vf x[{{A}}][{{A}}], s[{{M}}][{{A}}], o[{{M}}];
+    size_t i, j, l;
+    for (i = 0; i < {{A}}; i++)
+        for (j = 0; j < {{A}}; j++) x[i][j] = UNET_LOAD(mb + (i * {{A}} + j) * mstride);
+    /* s = A^T x, column by column; then each row of s times A. */
+    for (j = 0; j < {{A}}; j++) {
+{{OUTPUT_ROWS}}
+    }
+    for (i = 0; i < {{M}}; i++) {
+{{OUTPUT_COLS}}
+        for (j = 0; j < {{M}}; j++) {
+            unet_vf a = o[j] + UNET_SPLAT(bias);
+            if (relu) a = UNET_RELU(a);
+            UNET_STORE(y[i][j], a);
+        }
+    }
+    for (l = 0; l < lanes; l++) {
+        size_t ty = (t0 + l) / xt * {{M}}, tx = (t0 + l) % xt * {{M}};
+        for (i = 0; i < {{M}} && ty + i < rows; i++)
+            for (j = 0; j < {{M}} && tx + j < w; j++) out[(ty + i) * w + tx + j] = y[i][j][l];
+    }
+}
+
+"""#,
 ]

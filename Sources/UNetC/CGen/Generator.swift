@@ -17,6 +17,10 @@ public struct GeneratorOptions: Sendable {
     public var sourceName = "weights"
     /// Write the weights to unet_weights.bin, loaded at run time, instead of into unet.c.
     public var externalWeights = false
+    /// The algorithm of the convs `tiling` does not cover.
+    public var algorithm = AlgorithmChoice.direct
+    /// The output tile m of Winograd F(m x m, 3 x 3) for those convs: 2 or 4.
+    public var winogradTile = 4
 
     public init() {}
 }
@@ -88,9 +92,19 @@ public enum Generator {
     public static func lower(_ graph: Graph, weights: ModelWeights, options: GeneratorOptions) throws -> CProgram {
         let v = options.vectorWidth
         guard [1, 2, 4, 8, 16, 32].contains(v) else { throw GraphError("vector width \(v) is not 1, 2, 4, 8, 16 or 32") }
+        guard [2, 4].contains(options.winogradTile) else {
+            throw GraphError("Winograd tile \(options.winogradTile) is not 2 or 4")
+        }
         var tilings: [String: LayerTiling] = [:]
         for node in graph.nodes {
-            guard let d = Tiling.defaults(node, in: graph, vectorWidth: v) else { continue }
+            guard var d = Tiling.defaults(node, in: graph, vectorWidth: v) else { continue }
+            let winograd: Bool
+            switch options.algorithm {
+            case .direct: winograd = false
+            case .winograd: winograd = Tiling.winogradApplies(node)
+            case .auto: winograd = Tiling.useWinograd(node, in: graph)
+            }
+            if winograd { d = Tiling.winogradDefaults(node, in: graph, vectorWidth: v, m: options.winogradTile) }
             let t = options.tiling[node.name] ?? d
             try Tiling.validate(t, for: node)
             tilings[node.name] = t
@@ -129,7 +143,23 @@ struct Lowering {
     func scratchBytes(_ i: Int) -> Int {
         let node = graph.nodes[i]
         guard let t = tilings[node.name] else { return 0 }
+        if t.algorithm == .winograd { return winogradScratch(node, t).floats * 4 }
         return panel(node, t).floats * 4
+    }
+
+    /// A Winograd conv's scratch: the band's panel (Cin x prows x pw, zero halo of 1), then at
+    /// the next 64-byte boundary the transformed input, (m+2)^2 planes of Cin x tpad floats.
+    func winogradScratch(_ node: Node, _ t: LayerTiling) -> (xt: Int, tr: Int, pw: Int, rows: Int, plane: Int,
+                                                              panelFloats: Int, tpad: Int, floats: Int) {
+        let cin = node.inputs.reduce(0) { $0 + graph.nodes[$1].shape.c }
+        let m = t.nr, a = m + 2
+        let xt = (node.shape.w + m - 1) / m
+        let tr = min((t.rb + m - 1) / m, (node.shape.h + m - 1) / m)
+        let pw = xt * m + 2, rows = tr * m + 2
+        let panelFloats = (cin * pw * rows + 15) / 16 * 16
+        let block = t.nv * v
+        let tpad = (tr * xt + block - 1) / block * block
+        return (xt, tr, pw, rows, pw * rows, panelFloats, tpad, panelFloats + a * a * cin * tpad)
     }
 
     func panel(_ node: Node, _ t: LayerTiling) -> (pw: Int, rows: Int, plane: Int, floats: Int) {
@@ -180,7 +210,11 @@ struct Lowering {
                 continue
             case .conv(let k, let p, let act):
                 let t = tilings[node.name]!
-                emitConv(node, fn: fn, k: k, p: p, relu: act == .relu, t: t, inputs: inputs)
+                if t.algorithm == .winograd {
+                    emitWinograd(node, fn: fn, relu: act == .relu, t: t, inputs: inputs)
+                } else {
+                    emitConv(node, fn: fn, k: k, p: p, relu: act == .relu, t: t, inputs: inputs)
+                }
                 args += [pointer(i), scratch(node)]
             case .convTranspose:
                 emitConvTranspose(node, fn: fn, t: tilings[node.name]!, inputs: inputs)
@@ -298,6 +332,63 @@ struct Lowering {
             "COUT": cout, "OUT_PLANE": h * w])
     }
 
+    mutating func emitWinograd(_ node: Node, fn: String, relu: Bool, t: LayerTiling, inputs: String) {
+        let cin = node.inputs.reduce(0) { $0 + graph.nodes[$1].shape.c }
+        let cout = node.shape.c, (h, w) = (node.shape.h, node.shape.w)
+        let m = t.nr, a = m + 2, cob = (cout + t.r - 1) / t.r
+        let s = winogradScratch(node, t)
+        flops += 2 * node.shape.count * cin * 9
+        let wm = Winograd.matrices(m: m)
+
+        let transform = "wino\(m)"
+        if tiles.insert(transform).inserted {
+            tileCode += Template.render("winograd_transform.c", [
+                "M": m, "A": a,
+                "INPUT_ROWS": (0..<a).map { i in "        t[\(i)][j] = " + Winograd.combination(wm.bt[i]) { "x[\($0)][j]" } + ";" }.joined(separator: "\n"),
+                "INPUT_COLS": (0..<a).map { j in "        UNET_STORE(o + \(j) * vstride, " + Winograd.combination(wm.bt[j]) { "t[i][\($0)]" } + ");" }.joined(separator: "\n"),
+                "OUTPUT_ROWS": (0..<m).map { i in "        s[\(i)][j] = " + Winograd.combination(wm.at[i]) { "x[\($0)][j]" } + ";" }.joined(separator: "\n"),
+                "OUTPUT_COLS": (0..<m).map { j in "        o[\(j)] = " + Winograd.combination(wm.at[j]) { "s[i][\($0)]" } + ";" }.joined(separator: "\n")])
+        }
+        let gemm = "wino_gemm_\(t.r)x\(t.nv)"
+        if tiles.insert(gemm).inserted {
+            tileCode += Template.render("winograd_gemm.c", ["R": t.r, "NV": t.nv])
+        }
+        // Weights [cout][cin][3][3] -> G g G^T in double, rounded once, packed [xi][cout / r][cin][r].
+        let wt = weights.weight(node.name).data, b = weights.bias(node.name).data
+        var packedU = [Float](repeating: 0, count: a * a * cob * cin * t.r)
+        for co in 0..<cout {
+            for ci in 0..<cin {
+                let g = (0..<9).map { Double(wt[(co * cin + ci) * 9 + $0]) }
+                let u = Winograd.transformWeights(g, wm.g)
+                for xi in 0..<(a * a) {
+                    packedU[((xi * cob + co / t.r) * cin + ci) * t.r + co % t.r] = Float(u[xi])
+                }
+            }
+        }
+        let wexpr = pack(packedU)
+        let bexpr = pack(b + [Float](repeating: 0, count: cob * t.r - cout))
+
+        var packs = "", offset = 0
+        for (i, src) in node.inputs.enumerated() {
+            let st = storage(src), c = graph.nodes[src].shape.c
+            packs += Template.render("conv_pack.c", [
+                "NOWAIT": i == node.inputs.count - 1 ? "" : " nowait", "C": c, "C_OFFSET": offset,
+                "PLANE": s.plane, "PW": s.pw, "HALO": 2, "SRC": "in\(i)",
+                "SRC_BATCH": st.c * st.h * st.w, "SRC_PLANE": st.h * st.w, "SRC_ROW": st.w,
+                "P": 1, "H": h, "W": w, "NR": m])
+            offset += c
+        }
+        let params = node.inputs.indices.map { "const float *in\($0), " }.joined()
+        layerCode += Template.render("winograd.c", [
+            "NODE": node.name, "OP": node.op.mnemonic, "INPUTS": inputs, "OUT_SHAPE": node.shape,
+            "FLOPS": 2 * node.shape.count * cin * 9, "FN": fn, "PARAMS": params,
+            "M": m, "AA": a * a, "R": t.r, "NV": t.nv, "RB": s.tr * m, "TR": s.tr, "XT": s.xt,
+            "CIN": cin, "PROWS": s.rows, "PW": s.pw, "PLANE": s.plane, "TPAD": s.tpad,
+            "PANEL_FLOATS": s.panelFloats, "WEIGHTS": wexpr, "BIAS": bexpr, "N": node.shape.n,
+            "H": h, "W": w, "PACK": packs.hasSuffix("\n") ? String(packs.dropLast()) : packs,
+            "COB": cob, "COUT": cout, "RELU": relu ? 1 : 0])
+    }
+
     mutating func emitConvTranspose(_ node: Node, fn: String, t: LayerTiling, inputs: String) {
         let s = graph.nodes[node.inputs[0]].shape
         let cin = s.c, cout = node.shape.c
@@ -328,5 +419,59 @@ struct Lowering {
             "IN_BATCH": s.c * s.h * s.w, "IN_PLANE": s.h * s.w, "COB": cob, "XT": xt,
             "WBLOCK": cin * 4 * t.r, "COUT": cout, "OH": node.shape.h, "OW": node.shape.w,
             "OUT_PLANE": node.shape.h * node.shape.w])
+    }
+}
+
+/// The Winograd F(m x m, 3 x 3) matrices (Lavin and Gray; points 0, 1, -1 for m 2, and
+/// 0, 1, -1, 2, -2 for m 4, with the point at infinity) and helpers to emit them as C.
+enum Winograd {
+    struct Matrices {
+        /// B^T: (m+2) x (m+2), the input transform.
+        var bt: [[Double]]
+        /// G: (m+2) x 3, the weight transform.
+        var g: [[Double]]
+        /// A^T: m x (m+2), the output transform.
+        var at: [[Double]]
+    }
+
+    static func matrices(m: Int) -> Matrices {
+        switch m {
+        case 2:
+            return Matrices(
+                bt: [[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]],
+                g: [[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]],
+                at: [[1, 1, 1, 0], [0, 1, -1, -1]])
+        case 4:
+            return Matrices(
+                bt: [[4, 0, -5, 0, 1, 0], [0, -4, -4, 1, 1, 0], [0, 4, -4, -1, 1, 0],
+                     [0, -2, -1, 2, 1, 0], [0, 2, -1, -2, 1, 0], [0, 4, 0, -5, 0, 1]],
+                g: [[1.0 / 4, 0, 0], [-1.0 / 6, -1.0 / 6, -1.0 / 6], [-1.0 / 6, 1.0 / 6, -1.0 / 6],
+                    [1.0 / 24, 1.0 / 12, 1.0 / 6], [1.0 / 24, -1.0 / 12, 1.0 / 6], [0, 0, 1]],
+                at: [[1, 1, 1, 1, 1, 0], [0, 1, -1, 2, -2, 0], [0, 1, 1, 4, 4, 0], [0, 1, -1, 8, -8, 1]])
+        default:
+            preconditionFailure("Winograd tile \(m) is not 2 or 4")
+        }
+    }
+
+    /// G g G^T for one 3x3 kernel `g` (row-major), in double: (m+2)^2 values, row-major.
+    static func transformWeights(_ g: [Double], _ gm: [[Double]]) -> [Double] {
+        let a = gm.count
+        var tmp = [Double](repeating: 0, count: a * 3)        // G g: a x 3
+        for i in 0..<a { for k in 0..<3 { for j in 0..<3 { tmp[i * 3 + k] += gm[i][j] * g[j * 3 + k] } } }
+        var u = [Double](repeating: 0, count: a * a)          // (G g) G^T: a x a
+        for i in 0..<a { for l in 0..<a { for k in 0..<3 { u[i * a + l] += tmp[i * 3 + k] * gm[l][k] } } }
+        return u
+    }
+
+    /// The C expression sum of coefficients[k] * term(k) over the non-zero coefficients, with
+    /// no multiply for +-1 (every coefficient here is exact in float).
+    static func combination(_ coefficients: [Double], _ term: (Int) -> String) -> String {
+        var out = ""
+        for (k, c) in coefficients.enumerated() where c != 0 {
+            let mag = abs(c)
+            let t = mag == 1 ? term(k) : "\(Float(mag))f * \(term(k))"
+            if out.isEmpty { out = c < 0 ? "-" + t : t } else { out += (c < 0 ? " - " : " + ") + t }
+        }
+        return out.isEmpty ? "UNET_SPLAT(0.0f)" : out
     }
 }

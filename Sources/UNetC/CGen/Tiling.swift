@@ -16,14 +16,18 @@ public struct LayerTiling: Equatable, Hashable, Sendable, Codable, CustomStringC
     /// Input channels per chunk: a tile sums one chunk, then the next adds to its partial sums
     /// (convs; 0 means all the input channels at once).
     public var kc: Int
+    /// How the conv computes. With `.winograd` (3x3 pad-1 convs only) `nr` is the output tile
+    /// m of F(m x m, 3 x 3) (2 or 4), `r` x `nv` the GEMM register tile (output channels x
+    /// vectors of tiles), `rb` the output rows per band; `kc` is unused.
+    public var algorithm: Algorithm
 
-    public init(r: Int, nv: Int, rb: Int, nr: Int = 1, kc: Int = 0) {
-        self.r = r; self.nv = nv; self.rb = rb; self.nr = nr; self.kc = kc
+    public init(r: Int, nv: Int, rb: Int, nr: Int = 1, kc: Int = 0, algorithm: Algorithm = .direct) {
+        self.r = r; self.nv = nv; self.rb = rb; self.nr = nr; self.kc = kc; self.algorithm = algorithm
     }
 
-    enum CodingKeys: String, CodingKey { case r, nv, rb, nr, kc }
+    enum CodingKeys: String, CodingKey { case r, nv, rb, nr, kc, algorithm }
 
-    /// Tuning files written before `nr` and `kc` existed read as nr 1, kc 0.
+    /// Tuning files written before `nr`, `kc` and `algorithm` existed read as nr 1, kc 0, direct.
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         r = try c.decode(Int.self, forKey: .r)
@@ -31,9 +35,33 @@ public struct LayerTiling: Equatable, Hashable, Sendable, Codable, CustomStringC
         rb = try c.decode(Int.self, forKey: .rb)
         nr = try c.decodeIfPresent(Int.self, forKey: .nr) ?? 1
         kc = try c.decodeIfPresent(Int.self, forKey: .kc) ?? 0
+        algorithm = try c.decodeIfPresent(Algorithm.self, forKey: .algorithm) ?? .direct
     }
 
-    public var description: String { "r=\(r) nr=\(nr) nv=\(nv) rb=\(rb) kc=\(kc)" }
+    /// Writes `algorithm` only when it is not direct, so direct tilings encode as before.
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(r, forKey: .r)
+        try c.encode(nv, forKey: .nv)
+        try c.encode(rb, forKey: .rb)
+        try c.encode(nr, forKey: .nr)
+        try c.encode(kc, forKey: .kc)
+        if algorithm != .direct { try c.encode(algorithm, forKey: .algorithm) }
+    }
+
+    public var description: String {
+        "r=\(r) nr=\(nr) nv=\(nv) rb=\(rb) kc=\(kc)" + (algorithm == .direct ? "" : " \(algorithm.rawValue)")
+    }
+}
+
+/// Which algorithm the generator gives the convs it has no tiling for.
+public enum AlgorithmChoice: String, Equatable, Sendable, CaseIterable {
+    /// Direct convolution everywhere.
+    case direct
+    /// Winograd for every 3x3 pad-1 conv, direct for the rest.
+    case winograd
+    /// Per layer: Winograd where `Tiling.useWinograd` says it pays (3x3 with Cin >= 32).
+    case auto
 }
 
 public enum Tiling {
@@ -90,8 +118,60 @@ public enum Tiling {
         }
     }
 
+    /// Whether Winograd can compute `node`: a 3x3 conv with padding 1.
+    public static func winogradApplies(_ node: Node) -> Bool {
+        if case .conv(3, 1, _) = node.op { return true }
+        return false
+    }
+
+    /// The `auto` rule: Winograd for 3x3 pad-1 convs with at least 32 input channels (the
+    /// first conv, Cin 3, has too little work per transformed tile to pay for the transforms).
+    public static func useWinograd(_ node: Node, in graph: Graph) -> Bool {
+        let cin = node.inputs.reduce(0) { $0 + graph.nodes[$1].shape.c }
+        return winogradApplies(node) && cin >= 32
+    }
+
+    /// Bytes of the transformed input of one band: (m+2)^2 x Cin x tiles, aimed at the L2.
+    static let winogradBudget = 1 << 20
+
+    /// GEMM register tiles (r output channels, nv vectors of tiles) for Winograd.
+    static let winogradTiles: [(r: Int, nv: Int)] = [(8, 3), (12, 2), (6, 4), (16, 1), (8, 2)]
+
+    /// The default Winograd tiling of a 3x3 pad-1 conv with output tile `m` (2 or 4).
+    public static func winogradDefaults(_ node: Node, in graph: Graph, vectorWidth v: Int, m: Int) -> LayerTiling {
+        let cin = node.inputs.reduce(0) { $0 + graph.nodes[$1].shape.c }
+        let (h, w, cout) = (node.shape.h, node.shape.w, node.shape.c)
+        let a = m + 2, xt = (w + m - 1) / m, yt = (h + m - 1) / m
+        // As many tile rows per band as the budget allows, all bands the same size.
+        let maxRows = max(1, winogradBudget / (a * a * cin * xt * 4))
+        let bands = (yt + maxRows - 1) / maxRows
+        let tr = (yt + bands - 1) / bands
+        let tiles = tr * xt
+        var best = winogradTiles[0], bestCost = Double.infinity
+        for t in winogradTiles {
+            let padded = Double(((cout + t.r - 1) / t.r) * t.r) / Double(cout)
+                * Double(((tiles + t.nv * v - 1) / (t.nv * v)) * t.nv * v) / Double(tiles)
+            let loads = Double(t.r + t.nv) / Double(t.r * t.nv)
+            let cost = padded * (1 + 0.25 * loads)
+            if cost < bestCost - 1e-9 { best = t; bestCost = cost }
+        }
+        var (r, nv) = best
+        if cout < r { r = cout }
+        nv = min(nv, max(1, (tiles + v - 1) / v))
+        return LayerTiling(r: r, nv: nv, rb: tr * m, nr: m, kc: 0, algorithm: .winograd)
+    }
+
     /// Checks a tiling a user or the tuner supplied.
     public static func validate(_ t: LayerTiling, for node: Node) throws {
+        if t.algorithm == .winograd {
+            guard winogradApplies(node) else {
+                throw GraphError("tiling for \(node.name): \(t): Winograd needs a 3x3 conv with padding 1")
+            }
+            guard (1...64).contains(t.r), (1...8).contains(t.nv), [2, 4].contains(t.nr), t.rb >= 1 else {
+                throw GraphError("tiling for \(node.name): \(t) is out of range for Winograd (r 1...64, nv 1...8, nr (the output tile) 2 or 4, rb >= 1)")
+            }
+            return
+        }
         guard (1...64).contains(t.r), (1...8).contains(t.nv), (1...8).contains(t.nr), t.rb >= 1, t.kc >= 0 else {
             throw GraphError("tiling for \(node.name): \(t) is out of range (r 1...64, nv 1...8, nr 1...8, rb >= 1, kc >= 0)")
         }

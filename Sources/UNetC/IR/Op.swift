@@ -27,9 +27,13 @@ public enum Activation: String, Equatable, Sendable {
 }
 
 /// How a convolution computes: the generator's choice per layer.
-public enum Algorithm: String, Equatable, Sendable, CaseIterable {
+public enum Algorithm: String, Equatable, Hashable, Sendable, CaseIterable, Codable {
     /// Direct convolution, register-tiled.
     case direct
+    /// Winograd F(m x m, 3 x 3) for 3x3 pad-1 convs: the input transformed tile by tile,
+    /// one GEMM per point of the (m+2) x (m+2) transform domain, the output transformed back
+    /// (m is the tiling's `nr`: 2 or 4).
+    case winograd
 }
 
 public enum Op: Equatable, Sendable {

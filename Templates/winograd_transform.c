@@ -1,0 +1,65 @@
+
+/* Winograd F({{M}}x{{M}}, 3x3) transforms, vectorised over UNET_V tiles: lane l is tile t0 + l
+ * of a band, at tile row (t0 + l) / xt and tile column (t0 + l) % xt. The {{A}}x{{A}} points of
+ * the transform domain are numbered xi = i * {{A}} + j. */
+
+/* Input transform B^T d B of the {{A}}x{{A}} patches of `lanes` (at most UNET_V) tiles of one
+ * channel's panel plane `p` (rows `pw` floats apart, zero halo included), written to
+ * v[xi * vstride + l]; lanes past `lanes` get zeros. */
+static void unet_wino{{M}}_input(float *v, size_t vstride, const float *p, size_t pw, size_t t0,
+                              size_t lanes, size_t xt)
+{
+    float d[{{A}}][{{A}}][UNET_V];
+    unet_vf x[{{A}}][{{A}}], t[{{A}}][{{A}}];
+    size_t i, j, l;
+    for (l = 0; l < UNET_V; l++) {
+        if (l < lanes) {
+            const float *s = p + (t0 + l) / xt * {{M}} * pw + (t0 + l) % xt * {{M}};
+            for (i = 0; i < {{A}}; i++)
+                for (j = 0; j < {{A}}; j++) d[i][j][l] = s[i * pw + j];
+        } else {
+            for (i = 0; i < {{A}}; i++)
+                for (j = 0; j < {{A}}; j++) d[i][j][l] = 0.0f;
+        }
+    }
+    for (i = 0; i < {{A}}; i++)
+        for (j = 0; j < {{A}}; j++) x[i][j] = UNET_LOAD(d[i][j]);
+    /* t = B^T x, column by column; then each row of t times B. */
+    for (j = 0; j < {{A}}; j++) {
+{{INPUT_ROWS}}
+    }
+    for (i = 0; i < {{A}}; i++) {
+        float *o = v + i * {{A}} * vstride;
+{{INPUT_COLS}}
+    }
+}
+
+/* Output transform A^T M A of one output channel of `lanes` tiles, M at mb[xi * mstride + l],
+ * plus `bias`, then ReLU if `relu`; writes each tile's {{M}}x{{M}} outputs to `out` (the band's
+ * first row, rows `w` floats apart), cut at `rows` rows and `w` columns. */
+static void unet_wino{{M}}_output(const float *mb, size_t mstride, float bias, int relu, float *out,
+                               size_t t0, size_t lanes, size_t xt, size_t rows, size_t w)
+{
+    float y[{{M}}][{{M}}][UNET_V];
+    unet_vf x[{{A}}][{{A}}], s[{{M}}][{{A}}], o[{{M}}];
+    size_t i, j, l;
+    for (i = 0; i < {{A}}; i++)
+        for (j = 0; j < {{A}}; j++) x[i][j] = UNET_LOAD(mb + (i * {{A}} + j) * mstride);
+    /* s = A^T x, column by column; then each row of s times A. */
+    for (j = 0; j < {{A}}; j++) {
+{{OUTPUT_ROWS}}
+    }
+    for (i = 0; i < {{M}}; i++) {
+{{OUTPUT_COLS}}
+        for (j = 0; j < {{M}}; j++) {
+            unet_vf a = o[j] + UNET_SPLAT(bias);
+            if (relu) a = UNET_RELU(a);
+            UNET_STORE(y[i][j], a);
+        }
+    }
+    for (l = 0; l < lanes; l++) {
+        size_t ty = (t0 + l) / xt * {{M}}, tx = (t0 + l) % xt * {{M}};
+        for (i = 0; i < {{M}} && ty + i < rows; i++)
+            for (j = 0; j < {{M}} && tx + j < w; j++) out[(ty + i) * w + tx + j] = y[i][j][l];
+    }
+}
