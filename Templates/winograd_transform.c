@@ -12,7 +12,14 @@ static void unet_wino{{M}}_input(float *v, size_t vstride, const float *p, size_
     float d[{{A}}][{{A}}][UNET_V];
     unet_vf x[{{A}}][{{A}}], t[{{A}}][{{A}}];
     size_t i, j, l;
-    for (l = 0; l < UNET_V; l++) {
+    if (lanes == UNET_V && t0 % xt + UNET_V <= xt) {
+        /* All the lanes in one tile row: constant bounds and strides, which compilers turn
+         * into vector loads and shuffles. */
+        const float *s = p + t0 / xt * {{M}} * pw + t0 % xt * {{M}};
+        for (i = 0; i < {{A}}; i++)
+            for (l = 0; l < UNET_V; l++)
+                for (j = 0; j < {{A}}; j++) d[i][j][l] = s[i * pw + l * {{M}} + j];
+    } else for (l = 0; l < UNET_V; l++) {
         if (l < lanes) {
             const float *s = p + (t0 + l) / xt * {{M}} * pw + (t0 + l) % xt * {{M}};
             for (i = 0; i < {{A}}; i++)
@@ -56,6 +63,14 @@ static void unet_wino{{M}}_output(const float *mb, size_t mstride, float bias, i
             if (relu) a = UNET_RELU(a);
             UNET_STORE(y[i][j], a);
         }
+    }
+    if (lanes == UNET_V && t0 % xt + UNET_V <= xt && (t0 % xt + UNET_V) * {{M}} <= w && t0 / xt * {{M}} + {{M}} <= rows) {
+        /* Whole tiles of one tile row: constant bounds, stored row by row. */
+        float *o = out + t0 / xt * {{M}} * w + t0 % xt * {{M}};
+        for (i = 0; i < {{M}}; i++)
+            for (l = 0; l < UNET_V; l++)
+                for (j = 0; j < {{M}}; j++) o[i * w + l * {{M}} + j] = y[i][j][l];
+        return;
     }
     for (l = 0; l < lanes; l++) {
         size_t ty = (t0 + l) / xt * {{M}}, tx = (t0 + l) % xt * {{M}};

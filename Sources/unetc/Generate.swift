@@ -15,8 +15,8 @@ struct CodegenOptions: ParsableArguments {
     @Option(help: "Conv algorithm where the tuning file says nothing: direct, winograd (every 3x3 conv) or auto (winograd where it pays: 3x3 convs with 32 or more input channels).")
     var algorithm: AlgorithmChoice = .auto
 
-    @Option(help: "Winograd output tile m of F(m x m, 3x3): 4 (4x fewer multiplies) or 2 (2.25x fewer, more accurate).")
-    var winogradTile = 4
+    @Option(help: "Winograd output tile m of F(m x m, 3x3): 4 (4x fewer multiplies), 2 (2.25x fewer, more accurate) or 0 (per layer: 4 from 64x64 outputs up, 2 below).")
+    var winogradTile = 0
 
     @Flag(help: "Write the weights to unet_weights.bin, given to unet_set_weights() at run time, instead of into unet.c (fast to compile; for large models).")
     var externalWeights = false

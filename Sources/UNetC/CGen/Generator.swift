@@ -19,8 +19,9 @@ public struct GeneratorOptions: Sendable {
     public var externalWeights = false
     /// The algorithm of the convs `tiling` does not cover.
     public var algorithm = AlgorithmChoice.direct
-    /// The output tile m of Winograd F(m x m, 3 x 3) for those convs: 2 or 4.
-    public var winogradTile = 4
+    /// The output tile m of Winograd F(m x m, 3 x 3) for those convs: 2 or 4, or 0 to choose
+    /// per layer (`Tiling.winogradTile`).
+    public var winogradTile = 0
 
     public init() {}
 }
@@ -92,8 +93,8 @@ public enum Generator {
     public static func lower(_ graph: Graph, weights: ModelWeights, options: GeneratorOptions) throws -> CProgram {
         let v = options.vectorWidth
         guard [1, 2, 4, 8, 16, 32].contains(v) else { throw GraphError("vector width \(v) is not 1, 2, 4, 8, 16 or 32") }
-        guard [2, 4].contains(options.winogradTile) else {
-            throw GraphError("Winograd tile \(options.winogradTile) is not 2 or 4")
+        guard [0, 2, 4].contains(options.winogradTile) else {
+            throw GraphError("Winograd tile \(options.winogradTile) is not 2 or 4 (or 0: per layer)")
         }
         var tilings: [String: LayerTiling] = [:]
         for node in graph.nodes {
@@ -104,7 +105,10 @@ public enum Generator {
             case .winograd: winograd = Tiling.winogradApplies(node)
             case .auto: winograd = Tiling.useWinograd(node, in: graph)
             }
-            if winograd { d = Tiling.winogradDefaults(node, in: graph, vectorWidth: v, m: options.winogradTile) }
+            if winograd {
+                let m = options.winogradTile == 0 ? Tiling.winogradTile(node) : options.winogradTile
+                d = Tiling.winogradDefaults(node, in: graph, vectorWidth: v, m: m)
+            }
             let t = options.tiling[node.name] ?? d
             try Tiling.validate(t, for: node)
             tilings[node.name] = t

@@ -131,6 +131,13 @@ public enum Tiling {
         return winogradApplies(node) && cin >= 32
     }
 
+    /// The `auto` output tile: F(4x4, 3x3) from 64x64 outputs up, where there are enough tiles
+    /// to reuse its 36 / 9 = 4x larger transformed weights; F(2x2, 3x3) below (measured on the
+    /// classic model: F4 is slower than F2 at 32x32 and below, faster at 64x64 and above).
+    public static func winogradTile(_ node: Node) -> Int {
+        node.shape.h * node.shape.w >= 64 * 64 ? 4 : 2
+    }
+
     /// Bytes of the transformed input of one band: (m+2)^2 x Cin x tiles, aimed at the L2.
     static let winogradBudget = 1 << 20
 
@@ -142,8 +149,12 @@ public enum Tiling {
         let cin = node.inputs.reduce(0) { $0 + graph.nodes[$1].shape.c }
         let (h, w, cout) = (node.shape.h, node.shape.w, node.shape.c)
         let a = m + 2, xt = (w + m - 1) / m, yt = (h + m - 1) / m
-        // As many tile rows per band as the budget allows, all bands the same size.
-        let maxRows = max(1, winogradBudget / (a * a * cin * xt * 4))
+        // As many tile rows per band as the budget allows, all bands the same size. Every band
+        // reads all the transformed weights: where they outweigh the budget (deep layers) the
+        // band grows, up to 4x, so that they are read fewer times and fill whole vectors.
+        let weightBytes = a * a * cin * node.shape.c * 4
+        let budget = min(4 * winogradBudget, max(winogradBudget, weightBytes))
+        let maxRows = max(1, budget / (a * a * cin * xt * 4))
         let bands = (yt + maxRows - 1) / maxRows
         let tr = (yt + bands - 1) / bands
         let tiles = tr * xt
