@@ -205,19 +205,35 @@ final class CodegenTests: XCTestCase {
     func testWeightsAreEmittedAsExactBitPatterns() throws {
         let f = try Fixture.load("tiny")
         let program = try Generator.generate(f.weights, batch: 1, height: 32, width: 32)
-        let source = String(decoding: program.source(), as: UTF8.self)
-        let start = try XCTUnwrap(source.range(of: "unet_w __attribute__((aligned(64))) = {{\n"))
-        let end = try XCTUnwrap(source.range(of: "}};", range: start.upperBound..<source.endIndex))
-        let body = source[start.upperBound..<end.lowerBound]
-        let words = body.split { $0 == "," || $0 == "\n" }
-        XCTAssertEqual(words.count, program.weights.count)
-        let bits = words.map { UInt32($0.dropFirst(2), radix: 16) }
-        XCTAssertEqual(bits, program.weights.map { $0.bitPattern })
-        XCTAssertTrue(body.split(separator: "\n").dropLast().allSatisfy { $0.hasSuffix(",") })
-        XCTAssertFalse(body.hasSuffix(",\n"))
+        let source = program.source()
+        let text = String(decoding: source, as: UTF8.self)
+        let start = try XCTUnwrap(text.range(of: "unet_w[\((program.weights.count * 4 + 4091) / 4092)][UNET_W_ROW] __attribute__((aligned(64))) = {\n"))
+        let end = try XCTUnwrap(text.range(of: "\n};", range: start.upperBound..<text.endIndex))
+        // Decode the string literals as a C compiler would: raw characters and octal escapes.
+        var bytes: [UInt8] = []
+        for line in text[start.upperBound..<end.lowerBound].split(separator: "\n") {
+            let body = Array(line.utf8.dropFirst().dropLast(2))       // "..." ,
+            XCTAssertLessThanOrEqual(body.count, 4 * 4092)
+            var i = 0, rowBytes = 0
+            while i < body.count {
+                if body[i] == UInt8(ascii: "\\") {
+                    var v = 0, n = 0
+                    i += 1
+                    while n < 3, i < body.count, (48...55).contains(body[i]) { v = v * 8 + Int(body[i] - 48); i += 1; n += 1 }
+                    XCTAssertGreaterThan(n, 0)
+                    bytes.append(UInt8(v))
+                } else {
+                    XCTAssertNotEqual(body[i], UInt8(ascii: "\""))
+                    XCTAssertNotEqual(body[i], UInt8(ascii: "?"))
+                    bytes.append(body[i]); i += 1
+                }
+                rowBytes += 1
+            }
+            XCTAssertLessThanOrEqual(rowBytes, 4092)
+        }
+        XCTAssertEqual(bytes, program.weightsBinary())
         // Every parameter appears (packed, possibly padded): the count is at least the parameter count.
         XCTAssertGreaterThanOrEqual(program.weights.count, f.weights.config.parameterCount)
-        XCTAssertTrue(source.contains("unsigned int bits[\(program.weights.count)];"))
     }
 
     /// `text` without its C comments (block and line), string literals left alone.

@@ -42,21 +42,40 @@ public struct CProgram: Sendable {
     public var flops: Int
     public var tilings: [String: LayerTiling]
 
+    /// Bytes per row of the embedded weight table: C99 compilers need only take string
+    /// literals of 4095 characters (`-Wpedantic` warns past that), and a multiple of 4.
+    static let weightRow = 4092
+
     /// The whole unet.c.
     public func source() -> [UInt8] {
         if externalWeights { return Array((kernels + entry).utf8) }
+        let bytes = weightsBinary()
+        let rows = max(1, (bytes.count + Self.weightRow - 1) / Self.weightRow)
         var out = Array(kernels.utf8)
-        out.reserveCapacity(kernels.utf8.count + weights.count * 11 + entry.utf8.count + 256)
-        out += Array("\nstatic const union unet_weights unet_w __attribute__((aligned(64))) = {{\n".utf8)
-        let hex = Array("0123456789abcdef".utf8)
-        for (i, w) in weights.enumerated() {
-            let bits = w.bitPattern
-            out += [UInt8(ascii: "0"), UInt8(ascii: "x")]
-            for shift in stride(from: 28, through: 0, by: -4) { out.append(hex[Int((bits >> UInt32(shift)) & 15)]) }
-            out.append(i % 8 == 7 || i == weights.count - 1 ? UInt8(ascii: "\n") : UInt8(ascii: ","))
-            if i % 8 == 7 && i != weights.count - 1 { out.insert(UInt8(ascii: ","), at: out.count - 1) }
+        out.reserveCapacity(out.count + bytes.count * 3 + entry.utf8.count + 256)
+        out += Array("\nstatic const unsigned char unet_w[\(rows)][UNET_W_ROW] __attribute__((aligned(64))) = {\n".utf8)
+        // Printable characters stand for themselves; the rest are octal escapes. A digit right
+        // after an escape, '"', '\\' and '?' (trigraphs) are escaped too.
+        let quote = UInt8(ascii: "\""), backslash = UInt8(ascii: "\\"), question = UInt8(ascii: "?")
+        for row in 0..<rows {
+            out.append(quote)
+            var afterEscape = false
+            for b in bytes[(row * Self.weightRow)..<min(bytes.count, (row + 1) * Self.weightRow)] {
+                let isDigit = b >= 48 && b <= 57
+                if b >= 32 && b < 127 && b != quote && b != backslash && b != question && !(afterEscape && isDigit) {
+                    out.append(b)
+                    afterEscape = false
+                } else {
+                    out.append(backslash)
+                    if b >= 64 { out.append(48 + (b >> 6)) }
+                    if b >= 8 { out.append(48 + ((b >> 3) & 7)) }
+                    out.append(48 + (b & 7))
+                    afterEscape = true
+                }
+            }
+            out += [quote, UInt8(ascii: ","), UInt8(ascii: "\n")]
         }
-        out += Array("}};\n".utf8)
+        out += Array("};\n".utf8)
         out += Array(entry.utf8)
         return out
     }
@@ -276,7 +295,8 @@ struct Lowering {
             "V": v, "VBYTES": v * 4,
             "WEIGHTS_DECL": options.externalWeights
                 ? Template.render("weights_external.c", ["WEIGHT_BYTES": packed.count * 4])
-                : Template.render("weights_embedded.c", ["WEIGHT_BYTES": packed.count * 4, "WEIGHT_FLOATS": packed.count])])
+                : Template.render("weights_embedded.c", ["WEIGHT_BYTES": packed.count * 4,
+                                                        "WEIGHT_ROWS": max(1, (packed.count * 4 + CProgram.weightRow - 1) / CProgram.weightRow)])])
             { a, _ in a })
         var body = CWriter()
         body.indented { w in for line in calls.text.split(separator: "\n") { w.line(String(line)) } }
