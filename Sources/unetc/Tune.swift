@@ -4,7 +4,7 @@ import UNetC
 
 struct Tune: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Search each conv's tiling on this machine; write tuning.json for `generate --tuning`.",
+        abstract: "Search each conv's algorithm and tiling on this machine; write tuning.json for `generate --tuning`.",
         discussion: """
         Every candidate is generated from the same templates as unet.c, compiled, checked layer by \
         layer against the reference interpreter (a wrong one is never chosen) and timed on this \
@@ -49,6 +49,12 @@ struct Tune: ParsableCommand {
     @Option(help: "Floats per vector: 16 (AVX-512), 8 (AVX2), 4 (NEON, SSE).")
     var vectorWidth = 16
 
+    @Option(help: "The algorithm of the defaults tuned against, as `generate` takes it: direct, winograd or auto (every candidate of both is searched).")
+    var algorithm: AlgorithmChoice = .auto
+
+    @Option(help: "The Winograd output tile of the defaults, as `generate` takes it: 4, 2 or 0 (per layer).")
+    var winogradTile = 0
+
     @Option(help: "C compiler (default: the first of $CC, clang, clang-14..19, gcc that builds OpenMP).")
     var cc: String?
 
@@ -71,6 +77,8 @@ struct Tune: ParsableCommand {
         options.repetitions = repetitions
         options.finalRepetitions = finalRepetitions
         options.vectorWidth = vectorWidth
+        options.algorithm = algorithm
+        options.winogradTile = winogradTile
         options.cc = cc
         options.flags = cflags.split(separator: " ").map(String.init)
         options.cachePath = noCache ? nil : (cache ?? TuneCache.defaultPath())

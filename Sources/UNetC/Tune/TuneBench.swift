@@ -29,10 +29,22 @@ struct VariantTimes {
     /// Each layer's output from the traced run, when one was asked for.
     var trace: [(String, [Float])]?
 
+    /// Layer `name`'s samples, or the totals for nil.
+    func samples(_ name: String?) -> [Double]? {
+        guard let name else { return totals }
+        return names.firstIndex(of: name).map { samples[$0] }
+    }
+
     func layer(_ name: String) -> RobustTime? {
         names.firstIndex(of: name).map { RobustTime(samples[$0]) }
     }
     var total: RobustTime { RobustTime(totals) }
+
+    /// `other` against this run's timings of layer `name` (the whole run for nil), pair by pair.
+    func compare(_ other: VariantTimes, _ name: String?) -> PairedComparison? {
+        guard let a = samples(name), let b = other.samples(name), a.count == b.count, !a.isEmpty else { return nil }
+        return PairedComparison(baseline: a, candidate: b)
+    }
 }
 
 final class TuneBench {

@@ -6,8 +6,8 @@ import Foundation
 extension TuneResult {
     /// The table `unetc tune` prints.
     public func table() -> String {
-        func tiling(_ t: LayerTiling) -> String { "\(t.r) \(t.nr) \(t.nv) \(t.rb) \(t.kc)" }
-        let header = ["layer", "op", "output", "default r nr nv rb kc", "tuned r nr nv rb kc", "default ms", "tuned ms", "speedup"]
+        let header = ["layer", "op", "output", "default tiling", "tuned tiling", "default ms", "tuned ms", "speedup"]
+        let tiling = Self.compact
         var lines: [[String]] = [header]
         for row in rows {
             lines.append([row.name, row.op, "\(row.shape)", tiling(row.defaultTiling),
@@ -32,7 +32,14 @@ extension TuneResult {
         out += String(format: "whole model: default %.3f ms (+- %.1f%%), tuned %.3f ms (+- %.1f%%), speedup %.2fx; medians of %d interleaved runs\n",
                       modelDefault.median * 1e3, modelDefault.noise * 100, modelTuned.median * 1e3, modelTuned.noise * 100,
                       modelSpeedup, modelDefault.samples)
+        out += "tilings: RxNRxNV rbB kcK = direct, R output channels x NR rows x NV vectors per register tile, B rows per band, K input channels per chunk; "
+            + "F<m> RxNV rbB = Winograd F(m x m, 3x3), an R x NV GEMM tile\n"
         return out
+    }
+
+    /// A tiling in a few characters: "6x1x4 rb5 kc64" (direct), "F4 8x3 rb16" (Winograd).
+    static func compact(_ t: LayerTiling) -> String {
+        t.algorithm == .winograd ? "F\(t.nr) \(t.r)x\(t.nv) rb\(t.rb)" : "\(t.r)x\(t.nr)x\(t.nv) rb\(t.rb) kc\(t.kc)"
     }
 
     /// report.csv: one row per tuned layer, then "other" and "model".

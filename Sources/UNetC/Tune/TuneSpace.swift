@@ -1,10 +1,12 @@
 // The search space of `unetc tune`: the tilings it tries for one layer, best guess first.
 //
-// A conv's tiling is a register tile (r output channels x nr rows x nv vectors), a band height
-// rb and a channel chunk kc; a transposed conv's is r x nv and rb. The tuner first tries tile
-// shapes, each with the bands and chunks the default rule would give it, in the order a simple
-// cost model ranks them (so that a small budget tries the likeliest first); then, around the
-// best so far, halved and doubled bands and chunks, again and again while they win.
+// A direct conv's tiling is a register tile (r output channels x nr rows x nv vectors), a band
+// height rb and a channel chunk kc; a Winograd conv's (3x3 pad 1) the output tile m (in nr), a
+// GEMM register tile r x nv and rb; a transposed conv's r x nv and rb. The tuner first tries
+// each algorithm's default, then tile shapes of each algorithm in turn, each with the bands and
+// chunks the default rule would give it, in the order a simple cost model ranks them (so that a small budget tries the likeliest first); then, around the
+// best so far, halved and doubled bands and chunks, again and again while they win; then, if
+// time is left, the tile shapes ranked lower, and refinements around the best again.
 
 /// One layer the tuner searches: a conv or transposed conv of the optimised graph.
 public struct TuneLayer: Sendable {
@@ -17,19 +19,27 @@ public struct TuneLayer: Sendable {
     public var cin: Int
     /// The input's height and width (a transposed conv's; a conv's are its output's).
     public var inH: Int, inW: Int
-    /// The generator's default tiling.
+    /// The generator's default tiling: what `generate` does without a tuning file.
     public var defaultTiling: LayerTiling
+    /// The direct default (`Tiling.defaults`), whichever algorithm the default uses.
+    public var directDefault: LayerTiling
+    /// The Winograd defaults by output tile m (2 and 4), for the 3x3 pad-1 convs; with the
+    /// output tile `auto` would choose first.
+    public var winogradDefaults: [Int: LayerTiling]
+    public var preferredWinogradTile: Int
     /// What the timing depends on: the op, the sources' shapes and storage, the output shape.
     public var key: String
 
     public var isConv: Bool { if case .conv = op { return true } else { return false } }
     public var kernel: Int { if case .conv(let k, _, _) = op { return k } else { return 2 } }
     public var padding: Int { if case .conv(_, let p, _) = op { return p } else { return 0 } }
+    public var winogradApplies: Bool { !winogradDefaults.isEmpty }
 
-    /// The layers of `graph` that have a tiling, in order.
-    public static func all(in graph: Graph, vectorWidth v: Int) -> [TuneLayer] {
+    /// The layers of `graph` that have a tiling, in order; their defaults from `defaults` (the
+    /// tilings of a program generated without a tuning file), else the direct ones.
+    public static func all(in graph: Graph, vectorWidth v: Int, defaults: [String: LayerTiling] = [:]) -> [TuneLayer] {
         graph.nodes.enumerated().compactMap { i, node in
-            guard let d = Tiling.defaults(node, in: graph, vectorWidth: v) else { return nil }
+            guard let direct = Tiling.defaults(node, in: graph, vectorWidth: v) else { return nil }
             let cin = node.inputs.reduce(0) { $0 + graph.nodes[$1].shape.c }
             let src = graph.nodes[node.inputs[0]].shape
             let sources = node.inputs.map { j -> String in
@@ -38,8 +48,13 @@ public struct TuneLayer: Sendable {
                 return storage == s.shape ? "\(s.shape)" : "\(s.shape)@\(storage)"
             }
             let key = "\(node.op.mnemonic)(\(sources.joined(separator: ", "))) -> \(node.shape)"
+            var winograd: [Int: LayerTiling] = [:]
+            if Tiling.winogradApplies(node) {
+                for m in [2, 4] { winograd[m] = Tiling.winogradDefaults(node, in: graph, vectorWidth: v, m: m) }
+            }
             return TuneLayer(index: i, name: node.name, op: node.op, shape: node.shape, cin: cin,
-                             inH: src.h, inW: src.w, defaultTiling: d, key: key)
+                             inH: src.h, inW: src.w, defaultTiling: defaults[node.name] ?? direct, directDefault: direct,
+                             winogradDefaults: winograd, preferredWinogradTile: Tiling.winogradTile(node), key: key)
         }
     }
 }
@@ -49,10 +64,10 @@ public enum TuneSpace {
     static let rs = [4, 6, 8, 12, 16, 24]
     /// Accumulators a tile may hold: with its input vectors and a broadcast, at most 32
     /// vector registers (AVX-512 and NEON have 32).
-    static let maxAccumulators = 28
+    public static let maxAccumulators = 28
     static let registers = 32
-    /// Tile shapes tried before the bands and chunks are refined.
-    static let maxShapes = 12
+    /// Tile shapes tried before the bands and chunks are refined (the rest come after).
+    public static let maxShapes = 12
     /// Bytes of one chunk of a band's panel, and of one tile's weights for one chunk, that a
     /// tile shape's first candidate aims for (as the defaults do).
     static let panelBudget = 512 << 10
@@ -64,7 +79,11 @@ public enum TuneSpace {
     /// kc 0 for a transposed conv.
     public static func normalize(_ t: LayerTiling, for layer: TuneLayer) -> LayerTiling {
         var t = t
-        if layer.isConv {
+        if t.algorithm == .winograd {
+            let m = t.nr, tiles = (layer.shape.h + m - 1) / m
+            t.kc = 0
+            t.rb = min((t.rb + m - 1) / m, tiles) * m
+        } else if layer.isConv {
             t.kc = t.kc == 0 || t.kc >= layer.cin ? layer.cin : t.kc
             t.rb = min(t.rb, layer.shape.h)
         } else {
@@ -74,9 +93,25 @@ public enum TuneSpace {
         return t
     }
 
-    /// The first candidates: tile shapes, ranked by the cost model, each with its own bands and
-    /// chunks. Excludes nothing; the caller skips what it has tried.
-    public static func shapes(for layer: TuneLayer, vectorWidth v: Int) -> [LayerTiling] {
+    /// Tile shapes, ranked by the cost model, each with its own bands and chunks: the first
+    /// `limit` (all for nil). Excludes nothing; the caller skips what it has tried.
+    public static func shapes(for layer: TuneLayer, vectorWidth v: Int, limit: Int? = maxShapes) -> [LayerTiling] {
+        var lists = [directShapes(for: layer, vectorWidth: v)]
+        var firsts = [layer.directDefault]
+        if layer.winogradApplies {
+            lists.append(winogradShapes(for: layer, vectorWidth: v))
+            firsts += [layer.preferredWinogradTile, 6 - layer.preferredWinogradTile].compactMap { layer.winogradDefaults[$0] }
+        }
+        // Each algorithm's defaults, then the algorithms' ranked shapes in turn.
+        var out: [LayerTiling] = [], seen = Set<LayerTiling>()
+        func add(_ t: LayerTiling) { let n = normalize(t, for: layer); if seen.insert(n).inserted { out.append(n) } }
+        firsts.forEach(add)
+        for k in 0..<(lists.map(\.count).max() ?? 0) { for list in lists where k < list.count { add(list[k]) } }
+        return limit.map { Array(out.prefix($0)) } ?? out
+    }
+
+    /// Direct tile shapes, best first by the cost model.
+    static func directShapes(for layer: TuneLayer, vectorWidth v: Int) -> [LayerTiling] {
         let vectors = (layer.inW + v - 1) / v
         var rs = rs.filter { $0 <= layer.shape.c }
         if layer.shape.c < 24 && !rs.contains(layer.shape.c) { rs.append(layer.shape.c) }
@@ -112,9 +147,40 @@ public enum TuneSpace {
             }
         }
         var seen = Set<LayerTiling>(), out: [LayerTiling] = []
-        for (_, t) in scored.sorted(by: { $0.cost < $1.cost }) where seen.insert(t).inserted {
-            out.append(t)
-            if out.count == maxShapes { break }
+        for (_, t) in scored.sorted(by: { $0.cost < $1.cost }) where seen.insert(t).inserted { out.append(t) }
+        return out
+    }
+
+    /// Winograd GEMM tiles (r output channels x nv vectors of transformed tiles), best first by
+    /// the cost model, each for the output tile `auto` prefers and then the other, with the
+    /// bands of that tile's default.
+    static func winogradShapes(for layer: TuneLayer, vectorWidth v: Int) -> [LayerTiling] {
+        let cout = layer.shape.c
+        var rs = rs.filter { $0 <= cout }
+        if cout < 24 && !rs.contains(cout) { rs.append(cout) }
+        let ms = [layer.preferredWinogradTile, 6 - layer.preferredWinogradTile]
+        var scored: [(cost: Double, r: Int, nv: Int)] = []
+        for r in rs {
+            for nv in 1...4 {
+                let acc = r * nv
+                guard acc <= maxAccumulators, acc + nv + 1 <= registers, acc >= min(12, cout * 4) else { continue }
+                // Tiles per band with the preferred output tile.
+                guard let d = layer.winogradDefaults[ms[0]] else { continue }
+                let m = d.nr, tiles = (d.rb / m) * ((layer.shape.w + m - 1) / m)
+                guard nv <= max(1, (tiles + v - 1) / v) else { continue }
+                let padded = Double(((cout + r - 1) / r) * r) / Double(cout)
+                    * Double(((tiles + nv * v - 1) / (nv * v)) * nv * v) / Double(tiles)
+                let loads = Double(r + nv) / Double(acc)
+                scored.append((padded * (1 + 0.25 * loads), r, nv))
+            }
+        }
+        var out: [LayerTiling] = []
+        for (_, r, nv) in scored.sorted(by: { $0.cost < $1.cost }) {
+            for m in ms {
+                guard var t = layer.winogradDefaults[m] else { continue }
+                t.r = r; t.nv = nv
+                out.append(normalize(t, for: layer))
+            }
         }
         return out
     }
@@ -127,6 +193,13 @@ public enum TuneSpace {
         func add(_ c: LayerTiling) {
             let c = normalize(c, for: layer)
             if c != t && !out.contains(c) { out.append(c) }
+        }
+        if t.algorithm == .winograd {
+            // Bands halved, doubled and whole (whole numbers of output tiles); the other tile.
+            let m = t.nr
+            for rb in [max(m, t.rb / 2 / m * m), t.rb * 2, layer.shape.h] { var c = t; c.rb = rb; add(c) }
+            if var c = layer.winogradDefaults[6 - m] { c.r = t.r; c.nv = t.nv; add(c) }
+            return out
         }
         let rows = layer.isConv ? layer.shape.h : layer.inH
         let nr = t.nr

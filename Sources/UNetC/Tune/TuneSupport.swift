@@ -39,6 +39,45 @@ public struct RobustTime: Sendable, Equatable, CustomStringConvertible {
     }
 }
 
+/// Two programs' timings of one thing, paired run by run (the harness runs them alternately):
+/// the ratio of each pair cancels what drifts slower than a run, such as another process
+/// taking a core for a few seconds.
+public struct PairedComparison: Sendable, CustomStringConvertible {
+    /// The median of candidate / baseline over the pairs, outliers rejected.
+    public var ratio: Double
+    /// The spread of the ratios (1.4826 x their median absolute deviation).
+    public var spread: Double
+    /// Pairs in which the candidate was faster.
+    public var wins: Int
+    public var pairs: Int
+
+    public init(baseline: [Double], candidate: [Double]) {
+        precondition(baseline.count == candidate.count && !baseline.isEmpty, "PairedComparison of \(baseline.count) and \(candidate.count) samples")
+        let ratios = zip(candidate, baseline).map { $1 > 0 ? $0 / $1 : 1 }
+        let r = RobustTime(ratios)
+        ratio = r.median
+        spread = r.spread
+        wins = zip(candidate, baseline).filter { $0 < $1 }.count
+        pairs = ratios.count
+    }
+
+    /// Whether the candidate is faster by more than `minGain` (a fraction) in the median, and
+    /// in at least 70% of the pairs.
+    public func clearlyFaster(minGain: Double) -> Bool {
+        ratio < 1 - minGain && Double(wins) >= (0.7 * Double(pairs)).rounded(.up)
+    }
+
+    /// Whether the candidate is slower by more than the noise: the ratio above 1 by more than
+    /// twice its standard error, and more than `floor`.
+    public func slowerThanNoise(floor: Double = 0.01) -> Bool {
+        ratio > 1 + max(floor, 2 * 1.2533 * spread / Double(pairs).squareRoot())
+    }
+
+    public var description: String {
+        String(format: "%.3fx (%d of %d pairs faster)", ratio, wins, pairs)
+    }
+}
+
 /// Durations as `unetc tune --budget` takes them: "90s", "10m", "1h", "1h30m", "2.5m", "45".
 public enum TuneDuration {
     public static func parse(_ text: String) throws -> Double {

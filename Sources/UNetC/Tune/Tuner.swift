@@ -23,6 +23,10 @@ public struct TuneOptions {
     /// Untimed runs of each program before the timed ones.
     public var warmups = 1
     public var vectorWidth = 16
+    /// The algorithm and Winograd output tile of the defaults, as `generate` takes them: the
+    /// defaults are what `generate` gives with these and no tuning file.
+    public var algorithm = AlgorithmChoice.auto
+    public var winogradTile = 0
     /// C compiler (nil: the first that builds OpenMP) and its flags.
     public var cc: String?
     public var flags = Toolchain.defaultFlags
@@ -61,6 +65,12 @@ public struct TuneRow: Sendable {
     public var speedup: Double { tunedTime.median > 0 ? defaultTime.median / tunedTime.median : 1 }
 }
 
+/// A candidate measured (and found right) in this run.
+public struct MeasuredCandidate: Sendable {
+    public var layer: TuneLayer
+    public var tiling: LayerTiling
+}
+
 public struct TuneResult: Sendable {
     public var file: TuningFile
     /// Every tuned layer, in order.
@@ -74,6 +84,8 @@ public struct TuneResult: Sendable {
     public var rounds: Int
     /// Candidates measured in this run (cached ones not counted).
     public var candidatesTried: Int
+    /// Those candidates.
+    public var measured: [MeasuredCandidate]
     public var rejected: Int
     public var interrupted: Bool
     public var seconds: Double
@@ -96,6 +108,8 @@ public final class Tuner {
         var incumbentSeconds: Double?
         var defaultSeconds: Double?
         var queue: [LayerTiling]
+        /// The tile shapes ranked lower, tried when the refinements run out.
+        var extra: [LayerTiling] = []
         var refining = false
         var tried: Set<LayerTiling>
         var retried: Set<LayerTiling> = []
@@ -111,7 +125,13 @@ public final class Tuner {
                     if !tried.contains(TuneSpace.normalize(c, for: layer)) { return c }
                 }
                 let more = TuneSpace.refinements(of: incumbent, for: layer).filter { !tried.contains($0) }
-                if more.isEmpty { done = true } else { refining = true; queue = more }
+                if !more.isEmpty {
+                    refining = true; queue = more
+                } else if !extra.isEmpty {
+                    refining = false; queue = extra; extra = []
+                } else {
+                    done = true
+                }
             }
             return nil
         }
@@ -122,7 +142,14 @@ public final class Tuner {
         self.options = options
         plain = try weights.config.build(batch: batch, height: height, width: width)
         graph = try Pipeline.run(plain)
-        layers = TuneLayer.all(in: graph, vectorWidth: options.vectorWidth)
+        // The defaults: the tilings of the program `generate` writes without a tuning file.
+        var generator = GeneratorOptions()
+        generator.vectorWidth = options.vectorWidth
+        generator.algorithm = options.algorithm
+        generator.winogradTile = options.winogradTile
+        generator.externalWeights = true
+        let defaults = try Generator.lower(graph, weights: weights, options: generator).tilings
+        layers = TuneLayer.all(in: graph, vectorWidth: options.vectorWidth, defaults: defaults)
         input = Verifier.randomInput(plain.input.shape, seed: options.seed)
         guard options.repetitions >= 1, options.finalRepetitions >= 1, options.warmups >= 0 else {
             throw ToolError("repetitions must be at least 1")
@@ -214,7 +241,7 @@ public final class Tuner {
         if let path = options.cachePath { cache = try TuneCache.read(path: path) }
         let cached = cache.environments[environment] ?? [:]
 
-        log(.note("tuning \(layers.count) layers of U-Net \(weights.config) at \(plain.input.shape) on \(machine), \(compiler) \(flags.joined(separator: " ")), threads \(options.threads.map(String.init) ?? "default"), budget \(TuneDuration.format(options.budget))"))
+        log(.note("tuning \(layers.count) layers of U-Net \(weights.config) at \(plain.input.shape) on \(machine), \(compiler) \(flags.joined(separator: " ")), threads \(options.threads.map(String.init) ?? "default"), against the defaults of --algorithm \(options.algorithm.rawValue), budget \(TuneDuration.format(options.budget))"))
         log(.status("running the reference interpreter"))
         let t0 = Date()
         let refs = try references()
@@ -222,8 +249,10 @@ public final class Tuner {
 
         var searches = layers.map { layer -> Search in
             let d = layer.defaultTiling
-            var s = Search(layer: layer, incumbent: d, queue: TuneSpace.shapes(for: layer, vectorWidth: options.vectorWidth),
+            let shapes = TuneSpace.shapes(for: layer, vectorWidth: options.vectorWidth, limit: nil)
+            var s = Search(layer: layer, incumbent: d, queue: Array(shapes.prefix(TuneSpace.maxShapes)),
                            tried: [TuneSpace.normalize(d, for: layer)])
+            s.extra = Array(shapes.dropFirst(TuneSpace.maxShapes))
             if let entry = cached[layer.key] {
                 for t in entry.trials { s.tried.insert(TuneSpace.normalize(t.tiling, for: layer)) }
                 if let b = entry.best, (try? Tiling.validate(b, for: graph.nodes[layer.index])) != nil {
@@ -242,6 +271,7 @@ public final class Tuner {
         let bench = try TuneBench(graph: graph, weights: weights, input: input, vectorWidth: options.vectorWidth,
                                   cc: cc, flags: flags, threads: options.threads)
         var rounds = 0, triedTotal = 0, rejected = 0, failures = 0
+        var measured: [MeasuredCandidate] = []
         var solo: [(Int, LayerTiling)] = []
         var firstTotal: Double?, modelEstimate: Double?
         var roundSeconds = 0.0, runSeconds = 0.0
@@ -267,7 +297,8 @@ public final class Tuner {
             }
         }
         func finalEstimate() -> Double {
-            Double(2 * (options.finalRepetitions + options.warmups) + 1) * runSeconds * 1.2 + 2 * bench.compileSeconds + 1
+            // Two checks.
+            2 * (Double(2 * (options.finalRepetitions + options.warmups) + 1) * runSeconds * 1.1 + 2 * bench.compileSeconds + 1)
         }
 
         while true {
@@ -364,10 +395,11 @@ public final class Tuner {
                     searches[i].tried.insert(normal)
                     searches[i].triedHere += 1
                     triedTotal += 1
+                    measured.append(MeasuredCandidate(layer: searches[i].layer, tiling: c))
                     guard let b = b, let t = chal.layer(name) else { continue }
                     searches[i].cacheEntry.record(TuneTrial(tiling: c, status: .ok, seconds: t.median,
                                                             baseline: searches[i].incumbent, baselineSeconds: b.median))
-                    if t.median < b.median * (1 - options.minGain) {
+                    if let cmp = base.compare(chal, name), cmp.clearlyFaster(minGain: options.minGain) {
                         log(.note("  \(name): \(c) " + String(format: "%.3f ms -> %.3f ms (%.2fx)", b.median * 1e3, t.median * 1e3, b.median / t.median)))
                         searches[i].incumbent = c
                         searches[i].incumbentSeconds = t.median
@@ -385,7 +417,7 @@ public final class Tuner {
             var line = "round \(rounds), \(triedTotal) candidates tried"
             if let i = shown {
                 let s = searches[i]
-                let total = s.triedHere + s.queue.count
+                let total = s.triedHere + s.queue.count + s.extra.count
                 line += " | \(s.layer.name) \(s.triedHere)/\(total)\(s.refining ? "+" : ""): best \(s.incumbent)"
                 if let t = s.incumbentSeconds { line += String(format: " %.3f ms", t * 1e3) }
                 if let d = s.defaultSeconds { line += String(format: " (default %.3f)", d * 1e3) }
@@ -403,33 +435,33 @@ public final class Tuner {
 
         let defaults = Dictionary(uniqueKeysWithValues: layers.map { ($0.name, $0.defaultTiling) })
         var tuned = Dictionary(uniqueKeysWithValues: searches.map { ($0.layer.name, $0.incumbent) })
-        log(.status("final check: the tuned model against the default, interleaved, \(options.finalRepetitions) runs each"))
-        var final = try finalMeasure(bench, defaults: defaults, tuned: &tuned, references: refs)
-        var reverted: [String] = []
-        for layer in layers where tuned[layer.name] != defaults[layer.name] {
-            guard let d = final[0].layer(layer.name), let t = final[1].layer(layer.name) else { continue }
-            if !(t.median < d.median * (1 - options.minGain)) {
+        // Up to three checks, each sending back to its default every layer that does not win
+        // clearly; then one more measurement if the last one changed the model.
+        var final: [VariantTimes] = []
+        var checks = 0
+        while true {
+            let n = tuned.filter { $0.value != defaults[$0.key] }.count
+            log(.status("final check\(checks > 0 ? " again" : ""): the default against \(n) tuned layers, interleaved, \(options.finalRepetitions) runs each"))
+            final = try finalMeasure(bench, defaults: defaults, tuned: &tuned, references: refs)
+            checks += 1
+            if tuned == defaults || checks == 4 { break }
+            var reverted: [String] = []
+            for layer in layers where tuned[layer.name] != defaults[layer.name] {
+                guard let cmp = final[0].compare(final[1], layer.name), !cmp.clearlyFaster(minGain: options.minGain) else { continue }
                 tuned[layer.name] = defaults[layer.name]
-                reverted.append(layer.name)
+                reverted.append("\(layer.name) \(String(format: "%.2fx", 1 / cmp.ratio))")
             }
-        }
-        if !reverted.isEmpty {
-            log(.note("final check: back to the default for \(reverted.count) layer\(reverted.count == 1 ? "" : "s") that no longer win clearly (\(reverted.joined(separator: ", ")))"))
-            if tuned != defaults {
-                log(.status("final check again with \(tuned.filter { $0.value != defaults[$0.key] }.count) tuned layers"))
-                final = try finalMeasure(bench, defaults: defaults, tuned: &tuned, references: refs)
-            }
+            if reverted.isEmpty { break }
+            log(.note("final check: back to the default for \(reverted.count) layer\(reverted.count == 1 ? "" : "s") that did not win clearly: \(reverted.joined(separator: ", "))"))
+            if tuned == defaults { break }
         }
         if tuned == defaults {
             final[1] = final[0]
-        } else {
-            let (d, t) = (final[0].total, final[1].total)
-            let allowance = max(0.01, 1.2533 * (d.noise + t.noise) / Double(options.finalRepetitions).squareRoot())
-            if t.median > d.median * (1 + allowance) {
-                log(.note(String(format: "final check: the tuned model took %.2f ms, the default %.2f ms: keeping the default", t.median * 1e3, d.median * 1e3)))
-                tuned = defaults
-                final[1] = final[0]
-            }
+        } else if let whole = final[0].compare(final[1], nil), whole.slowerThanNoise() {
+            log(.note(String(format: "final check: the tuned model took %.2f ms, the default %.2f ms (%.3fx): keeping the default",
+                             final[1].total.median * 1e3, final[0].total.median * 1e3, whole.ratio)))
+            tuned = defaults
+            final[1] = final[0]
         }
 
         // MARK: The result
@@ -454,7 +486,7 @@ public final class Tuner {
                                            layers: layerMeasurements)
         return TuneResult(file: file, rows: rows, otherDefault: other(final[0]), otherTuned: other(final[1]),
                           modelDefault: final[0].total, modelTuned: final[1].total, rounds: rounds,
-                          candidatesTried: triedTotal, rejected: rejected, interrupted: interrupted,
+                          candidatesTried: triedTotal, measured: measured, rejected: rejected, interrupted: interrupted,
                           seconds: elapsed, compiler: compiler)
     }
 
