@@ -21,7 +21,8 @@ struct CodegenOptions: ParsableArguments {
     @Flag(help: "Write the weights to unet_weights.bin, given to unet_set_weights() at run time, instead of into unet.c (fast to compile; for large models).")
     var externalWeights = false
 
-    func generatorOptions(source: String) throws -> GeneratorOptions {
+    /// `input` (N, C, H, W), when known, is checked against the shape a tuning file was made for.
+    func generatorOptions(source: String, input: Shape? = nil) throws -> GeneratorOptions {
         var o = GeneratorOptions()
         o.vectorWidth = vectorWidth
         o.externalWeights = externalWeights
@@ -30,7 +31,7 @@ struct CodegenOptions: ParsableArguments {
         o.sourceName = URL(fileURLWithPath: source).lastPathComponent
         if let path = tuning {
             let file = try TuningFile.read(path: path)
-            for warning in file.mismatches(vectorWidth: vectorWidth) { warn("\(path): \(warning)") }
+            for warning in file.mismatches(vectorWidth: vectorWidth, input: input) { warn("\(path): \(warning)") }
             o.tiling = file.tiling
         }
         return o
@@ -51,7 +52,8 @@ struct Generate: ParsableCommand {
         let weights = try model.load()
         let (h, w) = try model.size()
         let program = try Generator.generate(weights, batch: model.batch, height: h, width: w,
-                                             options: codegen.generatorOptions(source: model.weights))
+                                             options: codegen.generatorOptions(source: model.weights,
+                                                                                  input: Shape(n: model.batch, c: weights.config.inChannels, h: h, w: w)))
         do {
             try FileManager.default.createDirectory(atPath: outputDir, withIntermediateDirectories: true)
         } catch {

@@ -47,7 +47,8 @@ struct Verify: ParsableCommand {
         options.flags = cflags.split(separator: " ").map(String.init)
         options.threads = threads
         options.layers = layers
-        options.generator = try codegen.generatorOptions(source: weights)
+        options.generator = try codegen.generatorOptions(source: weights,
+                                                          input: Shape(n: x.shape[0], c: x.shape[1], h: x.shape[2], w: x.shape[3]))
         let report = try Verifier.verify(model, input: x, reference: reference, options: options)
         print("compiled with \(report.compiler) \(options.flags.joined(separator: " ")) in \(String(format: "%.1f", report.compileSeconds)) s")
         if layers {
