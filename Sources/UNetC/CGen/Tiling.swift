@@ -75,6 +75,10 @@ public enum Tiling {
     /// out: clang 14 keeps their accumulators in memory in the full unet.c.
     static let tiles3: [(r: Int, nr: Int, nv: Int)] = [
         (8, 1, 3), (6, 1, 4), (12, 1, 2), (6, 4, 1), (8, 3, 1), (8, 2, 1)]
+    /// Output rows a band of a wide map should hold at least (the channel chunk shrinks for it).
+    static let minBandRows = 12
+    /// The smallest channel chunk `minBandRows` may ask for.
+    static let minChunk = 16
     /// Cost factor of a tile more than one row high (measured: 12x1x2 beats 6x4x1 at W 32).
     static let multiRowCost = 1.05
 
@@ -94,13 +98,22 @@ public enum Tiling {
                     * Double(((h + t.nr - 1) / t.nr) * t.nr) / Double(h)
                     * Double(((vectors + t.nv - 1) / t.nv) * t.nv * v) / Double(w)
                 let loads = Double(t.r + t.nr * t.nv) / Double(t.r * t.nr * t.nv)
-                let cost = padded * (1 + 0.25 * loads) * (t.nr > 1 ? multiRowCost : 1)
+                // Panel rows a tile reads from L2 per output row and channel it computes: each
+                // tile reads nr + 2 rows, and every block of r output channels reads them again.
+                let panelReads = Double(t.nr + 2) / Double(t.nr * t.r)
+                let cost = padded * (1 + 0.25 * loads + 0.2 * panelReads) * (t.nr > 1 ? multiRowCost : 1)
                 if cost < bestCost - 1e-9 { best = t; bestCost = cost }
             }
             var (r, nr, nv) = best
             if cout < r { r = cout; nr = 1; nv = min(4, vectors) }
-            let kc = max(1, min(cin, weightBudget / (r * k * k * 4)))
             let pw = ((w + nv * v - 1) / (nv * v)) * nv * v + 2 * p
+            // Chunks small enough that a tile's weights stay in L1 and that a band of the panel
+            // holds at least `minBandRows` output rows (wide maps: short bands repack each input
+            // row up to three times and start every tile from partial sums), cut into equal parts.
+            let kcWeights = weightBudget / (r * k * k * 4)
+            let kcPanel = max(minChunk, panelBudget / ((minBandRows + 2 * p) * pw * 4))
+            let chunks = (cin + min(kcWeights, kcPanel) - 1) / max(1, min(kcWeights, kcPanel))
+            let kc = max(1, (cin + chunks - 1) / chunks)
             // As few bands as the budget allows (each band reads every weight once), all the
             // same size, a whole number of tiles high.
             let maxRows = max(nr, (panelBudget / (kc * pw * 4) - 2 * p) / nr * nr)
