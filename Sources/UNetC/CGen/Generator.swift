@@ -336,16 +336,7 @@ struct Lowering {
         let wexpr = pack(blocked)
         let bexpr = pack(b + [Float](repeating: 0, count: cob * t.r - cout))
 
-        var packs = "", offset = 0
-        for (s, src) in node.inputs.enumerated() {
-            let st = storage(src), c = graph.nodes[src].shape.c
-            packs += Template.render("conv_pack.c", [
-                "NOWAIT": s == node.inputs.count - 1 ? "" : " nowait", "C": c, "C_OFFSET": offset,
-                "PLANE": pn.plane, "PW": pn.pw, "HALO": 2 * p, "SRC": "in\(s)",
-                "SRC_BATCH": st.c * st.h * st.w, "SRC_PLANE": st.h * st.w, "SRC_ROW": st.w,
-                "P": p, "H": h, "W": w, "NR": t.nr])
-            offset += c
-        }
+        let packs = packSources(node, plane: pn.plane, pw: pn.pw, pad: p, rowGroup: t.nr)
         let params = node.inputs.indices.map { "const float *in\($0), " }.joined()
         layerCode += Template.render("conv.c", [
             "NODE": node.name, "OP": node.op.mnemonic, "INPUTS": inputs, "OUT_SHAPE": node.shape,
@@ -354,6 +345,22 @@ struct Lowering {
             "WEIGHTS": wexpr, "BIAS": bexpr, "N": node.shape.n, "H": h, "W": w, "PACK": packs.hasSuffix("\n") ? String(packs.dropLast()) : packs,
             "COB": cob, "XT": xt, "K": k, "PLANE": pn.plane, "WBLOCK": cin * k * k * t.r, "RELU": relu ? 1 : 0,
             "COUT": cout, "OUT_PLANE": h * w])
+    }
+
+    /// The loops that pack a band of a conv's input rows into its panel, one per source
+    /// (a tensor or a view; two when a concat was eliminated), channels one after another.
+    func packSources(_ node: Node, plane: Int, pw: Int, pad: Int, rowGroup: Int) -> String {
+        var packs = "", offset = 0
+        for (i, src) in node.inputs.enumerated() {
+            let st = storage(src), c = graph.nodes[src].shape.c
+            packs += Template.render("conv_pack.c", [
+                "NOWAIT": i == node.inputs.count - 1 ? "" : " nowait", "C": c, "C_OFFSET": offset,
+                "PLANE": plane, "PW": pw, "HALO": 2 * pad, "SRC": "in\(i)",
+                "SRC_BATCH": st.c * st.h * st.w, "SRC_PLANE": st.h * st.w, "SRC_ROW": st.w,
+                "P": pad, "H": node.shape.h, "W": node.shape.w, "NR": rowGroup])
+            offset += c
+        }
+        return packs
     }
 
     mutating func emitWinograd(_ node: Node, fn: String, relu: Bool, t: LayerTiling, inputs: String) {
@@ -392,16 +399,7 @@ struct Lowering {
         let wexpr = pack(packedU)
         let bexpr = pack(b + [Float](repeating: 0, count: cob * t.r - cout))
 
-        var packs = "", offset = 0
-        for (i, src) in node.inputs.enumerated() {
-            let st = storage(src), c = graph.nodes[src].shape.c
-            packs += Template.render("conv_pack.c", [
-                "NOWAIT": i == node.inputs.count - 1 ? "" : " nowait", "C": c, "C_OFFSET": offset,
-                "PLANE": s.plane, "PW": s.pw, "HALO": 2, "SRC": "in\(i)",
-                "SRC_BATCH": st.c * st.h * st.w, "SRC_PLANE": st.h * st.w, "SRC_ROW": st.w,
-                "P": 1, "H": h, "W": w, "NR": m])
-            offset += c
-        }
+        let packs = packSources(node, plane: s.plane, pw: s.pw, pad: 1, rowGroup: m)
         let params = node.inputs.indices.map { "const float *in\($0), " }.joined()
         layerCode += Template.render("winograd.c", [
             "NODE": node.name, "OP": node.op.mnemonic, "INPUTS": inputs, "OUT_SHAPE": node.shape,
