@@ -22,7 +22,7 @@ struct Verify: ParsableCommand {
     @OptionGroup var codegen: CodegenOptions
 
     func validate() throws {
-        guard (input == nil) != (random == false) || (input != nil && !random) else {
+        guard (input != nil) != random else {
             throw ValidationError("give either --input FILE or --random")
         }
         if random && (height == nil || width == nil) { throw ValidationError("--random needs --height and --width") }
