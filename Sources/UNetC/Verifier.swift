@@ -131,7 +131,12 @@ func floatBytes(_ values: [Float]) -> [UInt8] {
 
 func readFloats(_ path: String) throws -> [Float] {
     guard let data = FileManager.default.contents(atPath: path) else { throw ToolError("\(path): cannot read") }
-    return data.withUnsafeBytes { raw in (0..<(data.count / 4)).map { raw.loadUnaligned(fromByteOffset: $0 * 4, as: Float.self) } }
+    return decodeFloats([UInt8](data)[...])
+}
+
+/// Native-endian float32 values from raw bytes (what the harnesses write).
+func decodeFloats(_ bytes: ArraySlice<UInt8>) -> [Float] {
+    bytes.withUnsafeBytes { raw in (0..<(bytes.count / 4)).map { raw.loadUnaligned(fromByteOffset: $0 * 4, as: Float.self) } }
 }
 
 func readTrace(_ path: String) throws -> [(String, [Float])] {
@@ -145,9 +150,7 @@ func readTrace(_ path: String) throws -> [(String, [Float])] {
         guard fields.count == 2, let count = Int(fields[1]), nl + 1 + count * 4 <= bytes.count else {
             throw ToolError("\(path): malformed trace record")
         }
-        let values = bytes[(nl + 1)..<(nl + 1 + count * 4)].withUnsafeBytes { raw in
-            (0..<count).map { raw.loadUnaligned(fromByteOffset: $0 * 4, as: Float.self) }
-        }
+        let values = decodeFloats(bytes[(nl + 1)..<(nl + 1 + count * 4)])
         out.append((String(fields[0]), values))
         i = nl + 1 + count * 4
     }

@@ -59,7 +59,12 @@ public enum Toolchain {
 
     /// Compiles `sources` into `output`; throws with the compiler's messages on failure.
     public static func compile(cc: String, flags: [String], sources: [String], output: String, include: String) throws {
-        let result = try run(cc, flags + ["-I", include] + sources + ["-o", output, "-lm"])
+        try invokeCompiler(cc, flags + ["-I", include] + sources + ["-o", output, "-lm"])
+    }
+
+    /// Runs the compiler `cc` with `arguments`; throws with its first 30 lines of messages on failure.
+    public static func invokeCompiler(_ cc: String, _ arguments: [String]) throws {
+        let result = try run(cc, arguments)
         guard result.status == 0 else {
             throw ToolError("\(cc) failed (exit \(result.status)):\n\(result.output.split(separator: "\n").prefix(30).joined(separator: "\n"))")
         }

@@ -79,10 +79,7 @@ final class TuneBench {
     deinit { try? FileManager.default.removeItem(atPath: directory) }
 
     private func compile(_ arguments: [String]) throws {
-        let result = try Toolchain.run(cc, flags + arguments)
-        guard result.status == 0 else {
-            throw ToolError("\(cc) failed (exit \(result.status)):\n\(result.output.split(separator: "\n").prefix(30).joined(separator: "\n"))")
-        }
+        try Toolchain.invokeCompiler(cc, flags + arguments)
     }
 
     /// The program with `tiling` as variant `slot` (0 or 1), generated and compiled unless a
