@@ -75,7 +75,7 @@ public enum Interpreter {
             parallel(n * co) { job in
                 let (b, o) = job.quotientAndRemainder(dividingBy: co)
                 var accumulators = [Double](repeating: Double(bias.data[o]), count: oh * ow)
-                accumulators.withUnsafeMutableBufferPointer { acc in
+                accumulators.withUnsafeMutableBufferPointer { acc in   // no bounds checks in the hot loop
                 for ci in 0..<c {
                     for ky in 0..<k {
                         for kx in 0..<k {
@@ -92,10 +92,9 @@ public enum Interpreter {
                     }
                 }
                 }
-                let acc = accumulators
                 let base = (b * co + o) * oh * ow
                 for i in 0..<(oh * ow) {
-                    let v = Float(acc[i])
+                    let v = Float(accumulators[i])
                     output[base + i] = activation == .relu && v <= 0 ? 0 : v
                 }
             }
