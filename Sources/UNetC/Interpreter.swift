@@ -39,13 +39,13 @@ public enum Interpreter {
             return input
         case .conv(let k, let p, let act):
             let x = args.count == 1 ? args[0] : concat(args)
-            return conv(x, weights.weight(node.name), weights.bias(node.name), kernel: k, padding: p, activation: act)
+            return conv(x, weights.weight(node.parameterName), weights.bias(node.parameterName), kernel: k, padding: p, activation: act)
         case .relu:
             return Tensor(shape: args[0].shape, data: args[0].data.map { $0 > 0 ? $0 : ($0.isNaN ? $0 : 0) })
         case .maxPool:
             return maxPool(args[0])
         case .convTranspose:
-            return convTranspose(args[0], weights.weight(node.name), weights.bias(node.name))
+            return convTranspose(args[0], weights.weight(node.parameterName), weights.bias(node.parameterName))
         case .crop(let top, let left, let h, let w), .view(let top, let left, let h, let w):
             return crop(args[0], top: top, left: left, height: h, width: w)
         case .concat:

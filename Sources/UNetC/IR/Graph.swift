@@ -10,10 +10,18 @@ public struct Node: Equatable, Sendable {
     public var op: Op
     public var inputs: [Int]
     public var shape: Shape
+    /// How the node's value is computed and stored: `.none` until a memory pass says otherwise.
+    public var fusion: Fusion
+    /// The module whose weights it uses, when not its own (a layer computed again).
+    public var weightsOf: String?
 
-    public init(name: String, op: Op, inputs: [Int], shape: Shape) {
-        self.name = name; self.op = op; self.inputs = inputs; self.shape = shape
+    public init(name: String, op: Op, inputs: [Int], shape: Shape, fusion: Fusion = .none, weightsOf: String? = nil) {
+        self.name = name; self.op = op; self.inputs = inputs; self.shape = shape; self.fusion = fusion
+        self.weightsOf = weightsOf
     }
+
+    /// `<parameterName>.weight` and `.bias` are the node's weights.
+    public var parameterName: String { weightsOf ?? name }
 }
 
 public struct GraphError: Error, CustomStringConvertible, Equatable {
@@ -116,6 +124,33 @@ extension Graph {
             }
         }
         guard inputs == 1, outputs == 1 else { throw GraphError("graph has \(inputs) inputs and \(outputs) outputs") }
+        try verifyFusion()
+    }
+
+    /// The rules of `Fusion`: a streamed node is a conv or transposed conv read by one conv;
+    /// an epilogue is a max pool of a stored conv; an in-place node fills a view of its shape.
+    func verifyFusion() throws {
+        let users = users()
+        for (i, node) in nodes.enumerated() {
+            switch node.fusion {
+            case .none:
+                break
+            case .streamed:
+                let byConv = users[i].count == 1 && { if case .conv = nodes[users[i][0]].op { return true }; return false }()
+                guard node.op.hasWeights, byConv else {
+                    throw GraphError("node \(node.name) is streamed but is not a conv read by exactly one conv")
+                }
+            case .epilogue:
+                let src = nodes[node.inputs[0]]
+                guard node.op == .maxPool, src.op.hasWeights, src.fusion == .none else {
+                    throw GraphError("node \(node.name) is an epilogue but is not a max pool of a stored conv")
+                }
+            case .inPlace(let v):
+                guard v < i, nodes[v].op.isView, nodes[v].shape == node.shape else {
+                    throw GraphError("node \(node.name) is in place in %\(v), which is not an earlier view of shape \(node.shape)")
+                }
+            }
+        }
     }
 }
 
@@ -139,7 +174,15 @@ extension Graph {
             case .crop(let t, let l, _, _), .view(let t, let l, _, _): attrs = " at (\(t), \(l))"
             case .input, .conv, .relu, .maxPool, .convTranspose, .concat, .output: break
             }
-            out += "%\(i) \(node.name) = \(node.op.mnemonic)(\(args))\(attrs) : \(node.shape)\n"
+            var fusion = ""
+            switch node.fusion {
+            case .none: break
+            case .streamed: fusion = " streamed"
+            case .epilogue: fusion = " epilogue"
+            case .inPlace(let v): fusion = " in %\(v)"
+            }
+            if let w = node.weightsOf { attrs += " weights of \(w)" }
+            out += "%\(i) \(node.name) = \(node.op.mnemonic)(\(args))\(attrs) : \(node.shape)\(fusion)\n"
         }
         return out
     }

@@ -59,6 +59,22 @@ public enum Op: Equatable, Sendable {
     case output
 }
 
+/// How a node is computed and where its value lives, beyond what its op says. The memory
+/// passes (stream-rows, fuse-pool, write-in-place) set it; the C generator and the memory
+/// planner read it; the interpreter ignores it, since none of it changes a value.
+public enum Fusion: Equatable, Hashable, Sendable {
+    /// Computed and stored on its own.
+    case none
+    /// Never stored whole: its one user, a conv, computes it a band of rows at a time into
+    /// the rows of its packed panel, keeping the few rows the next band reads again.
+    case streamed
+    /// Computed by its producer, band by band, right after the producer writes those rows.
+    case epilogue
+    /// Stored in the window of the given view node (same shape), over rows of the view's
+    /// source that no one reads again by the time they are written.
+    case inPlace(Int)
+}
+
 extension Op {
     /// The op's name in the textual IR.
     public var mnemonic: String {

@@ -18,7 +18,17 @@ public enum Pipeline {
         eliminateCrop,      // crop  becomes  view (an offset and strides, no copy)
     ]
 
-    public static func pass(named name: String) -> Pass? { standard.first { $0.name == name } }
+    /// The passes `generate --memory min` runs after the standard ones.
+    public static let memory: [Pass] = [
+        recomputeSkip,      // the first level's skip is computed again where the decoder reads it
+        streamRows,         // conv -> conv  becomes  the first computed band by band inside the second
+        fusePool,           // conv -> maxpool  becomes  the pool computed in the conv's band loop
+        writeInPlace,       // a decoder conv writes its result over the skip rows it has read
+    ]
+
+    public static let minimumMemory: [Pass] = standard + memory
+
+    public static func pass(named name: String) -> Pass? { minimumMemory.first { $0.name == name } }
 
     /// Runs `passes` in order. With `verify`, checks the IR after each one and names the pass
     /// that broke it. `after(pass, graph)` sees every intermediate graph.
@@ -47,6 +57,7 @@ extension Graph {
         for (i, node) in nodes.enumerated() where !removed.contains(i) {
             var node = node
             node.inputs = node.inputs.map { newIndex[forward[$0] ?? $0] }
+            if case .inPlace(let v) = node.fusion { node.fusion = .inPlace(newIndex[forward[v] ?? v]) }
             newIndex[i] = out.count
             out.append(node)
         }
