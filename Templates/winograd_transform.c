@@ -43,9 +43,9 @@ static void unet_wino{{M}}_input(float *v, size_t vstride, const float *p, size_
 
 /* Output transform A^T M A of one output channel of `lanes` tiles, M at mb[xi * mstride + l],
  * plus `bias`, then ReLU if `relu`; writes each tile's {{M}}x{{M}} outputs to `out` (the band's
- * first row, rows `w` floats apart), cut at `rows` rows and `w` columns. */
+ * first row, rows `stride` floats apart), cut at `rows` rows and `w` columns. */
 static void unet_wino{{M}}_output(const float *mb, size_t mstride, float bias, int relu, float *out,
-                               size_t t0, size_t lanes, size_t xt, size_t rows, size_t w)
+                               size_t t0, size_t lanes, size_t xt, size_t rows, size_t w, size_t stride)
 {
     float y[{{M}}][{{M}}][UNET_V];
     unet_vf x[{{A}}][{{A}}], s[{{M}}][{{A}}], o[{{M}}];
@@ -66,15 +66,15 @@ static void unet_wino{{M}}_output(const float *mb, size_t mstride, float bias, i
     }
     if (lanes == UNET_V && t0 % xt + UNET_V <= xt && (t0 % xt + UNET_V) * {{M}} <= w && t0 / xt * {{M}} + {{M}} <= rows) {
         /* Whole tiles of one tile row: constant bounds, stored row by row. */
-        float *o = out + t0 / xt * {{M}} * w + t0 % xt * {{M}};
+        float *o = out + t0 / xt * {{M}} * stride + t0 % xt * {{M}};
         for (i = 0; i < {{M}}; i++)
             for (l = 0; l < UNET_V; l++)
-                for (j = 0; j < {{M}}; j++) o[i * w + l * {{M}} + j] = y[i][j][l];
+                for (j = 0; j < {{M}}; j++) o[i * stride + l * {{M}} + j] = y[i][j][l];
         return;
     }
     for (l = 0; l < lanes; l++) {
         size_t ty = (t0 + l) / xt * {{M}}, tx = (t0 + l) % xt * {{M}};
         for (i = 0; i < {{M}} && ty + i < rows; i++)
-            for (j = 0; j < {{M}} && tx + j < w; j++) out[(ty + i) * w + tx + j] = y[i][j][l];
+            for (j = 0; j < {{M}} && tx + j < w; j++) out[(ty + i) * stride + tx + j] = y[i][j][l];
     }
 }

@@ -162,8 +162,11 @@ def build_unetc_variants(a, cc, unetc, weights, h, w, size_dir, has_alg_flag):
         shutil.rmtree(gen_dir, ignore_errors=True)
         cmd = [unetc, "generate", "--weights", weights, "--height", str(h), "--width", str(w),
                "--output-dir", gen_dir]
-        if alg != "default" and has_alg_flag:
-            cmd += ["--algorithm", alg]
+        algorithm, _, mode = alg.partition("+")   # "auto+min": --algorithm auto --memory-mode min
+        if algorithm != "default" and has_alg_flag:
+            cmd += ["--algorithm", algorithm]
+        if mode:
+            cmd += ["--memory-mode", mode]
         cmd += shlex.split(a.generate_args)
         ok, gen_s, out = run_cmd(cmd, timeout=a.generate_timeout, what=f"generate {name}")
         if not ok:
@@ -302,7 +305,7 @@ def main(argv=None):
     ap.add_argument("--settle-ms", type=float, default=50,
                     help="pause before each timed system run (idle thread pools stop spinning)")
     ap.add_argument("--algorithms", default="direct",
-                    help="comma list of `unetc generate --algorithm` values; 'default' omits it")
+                    help="comma list of `unetc generate --algorithm` values; 'default' omits it; A+min adds --memory-mode min")
     ap.add_argument("--peers", default="ort,openvino", help="comma list from: ort, openvino")
     ap.add_argument("--generate-args", default="", help="extra arguments for unetc generate (write --generate-args='--x y')")
     ap.add_argument("--cflags", default="", help="extra C compiler flags for harness + unet.c (--cflags='-DX')")

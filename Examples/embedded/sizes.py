@@ -4,9 +4,10 @@ vector width.
 
     python3 sizes.py --unetc UNETC --weights W.safetensors --height 96 --width 96 --out DIR
 
-For each vector width, runs `unetc generate` into DIR/vW, compiles unet.c and board.c (the
-caller a firmware would have) with each target's compiler at -Os with -ffunction-sections,
--fdata-sections and -fstack-usage, and reads the object files:
+For each vector width and memory mode (speed, min), runs `unetc generate --algorithm direct`
+into DIR/SIZE-vW-MODE, compiles unet.c and board.c (the caller a firmware would have) with
+each target's compiler at -Os with -ffunction-sections, -fdata-sections and -fstack-usage,
+and reads the object files:
 
   flash  = text + rodata + data of unet.o (rodata is almost all the weights)
   arena  = unet.o's bss: the static arena, UNET_WORKSPACE_BYTES
@@ -197,22 +198,22 @@ def main():
     targets = [t for t in TARGETS if shutil.which(t[1][0])]
     notes = [f"{t[0]}: skipped, {t[1][0]} is not installed" for t in TARGETS if t not in targets]
     print(f"{os.path.basename(args.weights)}, -Os, sizes in KiB (1024 bytes); RAM = arena + stack + io")
-    header = ("target", "input", "vector", "text", "rodata", "flash", "arena", "stack B", "io", "RAM")
+    header = ("target", "input", "vector", "memory", "text", "rodata", "flash", "arena", "stack B", "io", "RAM")
     print("  ".join(f"{h:>10}" for h in header))
     for size in args.sizes.split(","):
         height, width = size.split("x")
-        for vector in args.vector_widths.split(","):
-            gen = os.path.join(args.out, f"{size}-v{vector}")
+        for vector, mode in [(v, m) for v in args.vector_widths.split(",") for m in ("speed", "min")]:
+            gen = os.path.join(args.out, f"{size}-v{vector}-{mode}")
             # Direct convolution: Winograd's transformed weights (1.6x to 4x larger) and its
             # per-thread tile buffers cost more flash and stack than a microcontroller has.
             run([args.unetc, "generate", "--weights", args.weights, "--height", height, "--width", width,
-                 "--algorithm", "direct", "--vector-width", vector, "--output-dir", gen])
+                 "--algorithm", "direct", "--vector-width", vector, "--memory-mode", mode, "--output-dir", gen])
             for target in targets:
                 r = measure(gen, target)
                 print("  ".join(f"{v:>10}" for v in (
-                    target[0], size, vector, kib(r["text"]), kib(r["rodata"]), kib(r["flash"]), kib(r["arena"]),
+                    target[0], size, vector, mode, kib(r["text"]), kib(r["rodata"]), kib(r["flash"]), kib(r["arena"]),
                     r["stack"], kib(r["io"]), kib(r["ram"]))), flush=True)
-                what = f"{target[0]} {size} v{vector}"
+                what = f"{target[0]} {size} v{vector} {mode}"
                 notes.append(f"deepest stack, {what}: {' > '.join(r['chain'])}")
                 if r["unknown"]:
                     notes.append(f"  not counted (library, leaf): {', '.join(r['unknown'])}")

@@ -3,6 +3,7 @@ import Foundation
 import UNetC
 
 extension AlgorithmChoice: ExpressibleByArgument {}
+extension MemoryMode: ExpressibleByArgument {}
 
 /// Options that shape the generated C.
 struct CodegenOptions: ParsableArguments {
@@ -18,6 +19,9 @@ struct CodegenOptions: ParsableArguments {
     @Option(help: "Winograd output tile m of F(m x m, 3x3): 4 (4x fewer multiplies), 2 (2.25x fewer, more accurate) or 0 (per layer: 4 from 64x64 outputs up, 2 below).")
     var winogradTile = 0
 
+    @Option(help: "speed (every layer stored whole) or min (the smallest arena: each conv streamed into the next a few rows at a time, pools and the final 1x1 fused, decoder outputs written over their skips; see inspect --memory).")
+    var memoryMode: MemoryMode = .speed
+
     @Flag(help: "Write the weights to unet_weights.bin, given to unet_set_weights() at run time, instead of into unet.c (fast to compile; for large models).")
     var externalWeights = false
 
@@ -28,6 +32,7 @@ struct CodegenOptions: ParsableArguments {
         o.externalWeights = externalWeights
         o.algorithm = algorithm
         o.winogradTile = winogradTile
+        o.memory = memoryMode
         o.sourceName = URL(fileURLWithPath: source).lastPathComponent
         if let path = tuning {
             let file = try TuningFile.read(path: path)

@@ -4,7 +4,7 @@ import UNetC
 struct Inspect: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Print the graph IR (one node per line with its output shape), or the memory plan.",
-        discussion: "Passes: \(Pipeline.standard.map { "\($0.name) (\($0.summary))" }.joined(separator: "; ")).")
+        discussion: "Passes: \(Pipeline.standard.map { "\($0.name) (\($0.summary))" }.joined(separator: "; ")); with --memory-mode min also \(Pipeline.memory.map { "\($0.name) (\($0.summary))" }.joined(separator: "; ")).")
 
     @OptionGroup var model: ModelOptions
     @OptionGroup var codegen: CodegenOptions
@@ -12,7 +12,7 @@ struct Inspect: ParsableCommand {
     @Option(help: "Print the IR after this pass (or 'all' for after every pass).")
     var dumpAfter: String?
 
-    @Flag(help: "Print the memory plan: every buffer with its bytes, first and last use, offset; and the totals.")
+    @Flag(help: "Print the memory plan of --memory-mode (every buffer with its bytes, first and last use, offset; the totals), then the arena of both modes beside the greedy-by-size baseline and the lower bounds.")
     var memory = false
 
     @Flag(help: "With --memory: as JSON.")
@@ -20,7 +20,7 @@ struct Inspect: ParsableCommand {
 
     func validate() throws {
         if let name = dumpAfter, name != "all", Pipeline.pass(named: name) == nil {
-            throw ValidationError("no pass named '\(name)'; the passes are \(Pipeline.standard.map(\.name).joined(separator: ", "))")
+            throw ValidationError("no pass named '\(name)'; the passes are \(Pipeline.minimumMemory.map(\.name).joined(separator: ", ")) (the last \(Pipeline.memory.count) with --memory-mode min)")
         }
         if json && !memory { throw ValidationError("--json goes with --memory") }
     }
@@ -30,9 +30,19 @@ struct Inspect: ParsableCommand {
         let (h, w) = try model.size()
         let graph = try weights.config.build(batch: model.batch, height: h, width: w)
         if memory {
-            let program = try Generator.generate(weights, batch: model.batch, height: h, width: w,
-                                                 options: codegen.generatorOptions(source: model.weights))
-            print(json ? program.plan.json() : program.plan.report(), terminator: "")
+            var options = try codegen.generatorOptions(source: model.weights)
+            var plans: [MemoryMode: MemoryPlan] = [:]
+            for mode in MemoryMode.allCases {
+                options.memory = mode
+                plans[mode] = try Generator.generate(weights, batch: model.batch, height: h, width: w, options: options).plan
+            }
+            let chosen = plans[codegen.memoryMode]!
+            if json {
+                print(chosen.json(modes: MemoryMode.allCases.map { ($0.rawValue, plans[$0]!) }), terminator: "")
+            } else {
+                print(chosen.report(), terminator: "")
+                print(MemoryPlan.compare(MemoryMode.allCases.map { ($0.rawValue, plans[$0]!) }), terminator: "")
+            }
             return
         }
         print("# U-Net \(weights.config), \(weights.config.parameterCount) parameters")
@@ -40,7 +50,8 @@ struct Inspect: ParsableCommand {
             print(graph.text(), terminator: "")
             return
         }
-        _ = try Pipeline.run(graph) { pass, g in
+        let passes = codegen.memoryMode == .min ? Pipeline.minimumMemory : Pipeline.standard
+        _ = try Pipeline.run(graph, passes: passes) { pass, g in
             if name == "all" || pass.name == name {
                 print("# after \(pass.name)")
                 print(g.text(), terminator: "")

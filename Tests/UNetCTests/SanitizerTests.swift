@@ -1,5 +1,5 @@
 // The generated C under AddressSanitizer + UndefinedBehaviorSanitizer and valgrind memcheck,
-// on every golden fixture (`make sanitize` runs just these).
+// on every golden fixture, in both memory modes (`make sanitize` runs just these).
 
 import Foundation
 import XCTest
@@ -8,8 +8,12 @@ import XCTest
 final class SanitizerTests: XCTestCase {
     /// Builds `fixture`'s program with `flags`, runs it (optionally under `wrapper`), and
     /// checks the output against PyTorch's float64 result.
-    func check(_ fixture: Fixture, cc: String, flags: [String], wrapper: [String] = [], threads: Int = 1) throws {
-        let program = try Generator.generate(fixture.weights, batch: fixture.batch, height: fixture.height, width: fixture.width)
+    func check(_ fixture: Fixture, cc: String, flags: [String], wrapper: [String] = [], threads: Int = 1,
+               memory: MemoryMode = .speed) throws {
+        var options = GeneratorOptions()
+        if memory == .min { options.passes = Pipeline.minimumMemory }    // streamed even where it does not pay
+        let program = try Generator.generate(fixture.weights, batch: fixture.batch, height: fixture.height,
+                                             width: fixture.width, options: options)
         let built = try Verifier.build(program, cc: cc, flags: flags)
         defer { try? FileManager.default.removeItem(atPath: built.directory) }
         let dir = built.directory
@@ -18,31 +22,37 @@ final class SanitizerTests: XCTestCase {
         let result = try Toolchain.run(args[0], Array(args.dropFirst()),
                                        environment: ["OMP_NUM_THREADS": "\(threads)",
                                                      "UBSAN_OPTIONS": "print_stacktrace=1:halt_on_error=1"])
-        XCTAssertEqual(result.status, 0, "\(fixture.name) under \(wrapper.first ?? flags.joined(separator: " ")):\n\(result.output)")
+        XCTAssertEqual(result.status, 0, "\(fixture.name) (memory \(memory)) under \(wrapper.first ?? flags.joined(separator: " ")):\n\(result.output)")
         let output = try readFloats(dir + "/output.f32")
-        XCTAssertLessThan(maxAbsDiff(output, fixture.outputF64.data), 5e-5, fixture.name)
+        XCTAssertLessThan(maxAbsDiff(output, fixture.outputF64.data), 5e-5, "\(fixture.name) (memory \(memory))")
     }
 
     func testAddressAndUndefinedBehaviourSanitizers() throws {
         let cc = try TestToolchain.compiler()
         for fixture in try Fixture.all() {
-            try check(fixture, cc: cc, flags: ["-O1", "-g", "-fno-omit-frame-pointer",
-                                               "-fsanitize=address,undefined", "-fno-sanitize-recover=all"])
+            for memory in MemoryMode.allCases {
+                try check(fixture, cc: cc, flags: ["-O1", "-g", "-fno-omit-frame-pointer",
+                                                   "-fsanitize=address,undefined", "-fno-sanitize-recover=all"], memory: memory)
+            }
         }
     }
 
     func testAddressSanitizerWithOpenMP() throws {
         let cc = try TestToolchain.compiler()
-        try check(try Fixture.load("odd"), cc: cc, flags: ["-O1", "-g", "-fopenmp", "-fsanitize=address,undefined",
-                                                           "-fno-sanitize-recover=all"], threads: 2)
+        for memory in MemoryMode.allCases {
+            try check(try Fixture.load("odd"), cc: cc, flags: ["-O1", "-g", "-fopenmp", "-fsanitize=address,undefined",
+                                                               "-fno-sanitize-recover=all"], threads: 2, memory: memory)
+        }
     }
 
     func testValgrindMemcheck() throws {
         let cc = try TestToolchain.compiler()
         let valgrind = try TestToolchain.require("valgrind")
         for fixture in try Fixture.all() {
-            try check(fixture, cc: cc, flags: ["-O2", "-g"],
-                      wrapper: [valgrind, "--error-exitcode=99", "--leak-check=no", "-q"])
+            for memory in MemoryMode.allCases {
+                try check(fixture, cc: cc, flags: ["-O2", "-g"],
+                          wrapper: [valgrind, "--error-exitcode=99", "--leak-check=no", "-q"], memory: memory)
+            }
         }
     }
 }

@@ -2,42 +2,57 @@
 
 let embeddedTemplates: [String: String] = [
     "conv.c": #"""
+
 /* {{NODE}}: {{OP}}({{INPUTS}}) -> {{OUT_SHAPE}}, {{FLOPS}} FLOPs.
- * Tiles of {{R}} output channels x {{NR}} rows x {{TW}} columns; bands of {{RB}} output rows,
- * whose input rows are packed into a {{CIN}} x {{PROWS}} x {{PW}} panel with a zero halo of
- * {{P}}; the input channels are summed in chunks of {{KC}}, so that a chunk's weights for one
- * tile stay in L1 and its part of the panel in L2 while every tile of the band uses them. */
-static void {{FN}}({{PARAMS}}float *out, float *panel)
+ * Tiles of {{R}} output channels x {{NR}} rows x {{TW}} columns over a band of output rows,
+ * whose input rows are packed in a panel of {{CIN}} planes of {{PW}} floats per row (zero halo
+ * of {{P}}); the input channels are summed in chunks of {{KC}}, so that a chunk's weights for
+ * one tile stay in L1 and its part of the panel in L2 while every tile of the band uses them.
+ * Computes `rows` output rows from `panel` (at the band's first input row) into `out` (at the
+ * band's first row, channels `out_plane` floats apart, rows `out_row` apart). Runs on every
+ * thread of a parallel region; returns without a barrier. */
+static void {{FN}}_band(const float *panel, size_t rows, float *out, size_t out_plane, size_t out_row)
 {
     const float *weights = {{WEIGHTS}}, *bias = {{BIAS}};
+    size_t groups = (rows + {{NR}} - 1) / {{NR}}, c0;
+    ptrdiff_t t;
+    /* A static schedule over the same count gives each thread the same tiles in every chunk,
+     * so a thread only reads back partial sums it wrote itself: the chunks need no barrier. */
+    for (c0 = 0; c0 < {{CIN}}; c0 += {{KC}}) {
+        size_t kc = {{CIN}} - c0 < {{KC}} ? {{CIN}} - c0 : {{KC}};
+        int first = c0 == 0, last = c0 + kc == {{CIN}};
+        UNET_OMP(omp for schedule(static) nowait)
+        for (t = 0; t < (ptrdiff_t)({{COB}} * groups * {{XT}}); t++) {
+            size_t cb = (size_t)t / (groups * {{XT}});
+            size_t y = (size_t)t / {{XT}} % groups * {{NR}}, xt = (size_t)t % {{XT}};
+            size_t co = cb * {{R}};
+            unet_conv{{K}}_tile_{{R}}x{{NR}}x{{NV}}(panel + c0 * {{PLANE}} + y * {{PW}} + xt * {{TW}}, kc,
+                                    {{PLANE}}, {{PW}}, weights + cb * {{WBLOCK}} + c0 * {{KK}},
+                                    first ? bias + co : NULL, {{RELU}} && last,
+                                    out + co * out_plane + y * out_row + xt * {{TW}}, out_plane, out_row,
+                                    {{COUT}} - co < {{R}} ? {{COUT}} - co : {{R}},
+                                    rows - y < {{NR}} ? rows - y : {{NR}}, {{W}} - xt * {{TW}});
+        }
+    }
+}
+
+"""#,
+    "conv_layer.c": #"""
+
+/* {{NODE}} on its own: bands of {{RB}} output rows, each packed ({{PROWS}} rows of the panel)
+ * and then computed by {{FN}}_band. */
+static void {{FN}}({{PARAMS}}float *out, float *panel)
+{
     UNET_OMP(omp parallel)
     {
-        size_t n, y0, c0;
+        size_t n, y0;
         for (n = 0; n < {{N}}; n++) {
             for (y0 = 0; y0 < {{H}}; y0 += {{RB}}) {
                 size_t rows = {{H}} - y0 < {{RB}} ? {{H}} - y0 : {{RB}};
                 size_t groups = (rows + {{NR}} - 1) / {{NR}};
                 ptrdiff_t t;
 {{PACK}}
-                /* A static schedule over the same count gives each thread the same tiles in
-                 * every chunk, so a thread only reads back partial sums it wrote itself: the
-                 * chunks need no barrier between them, only before the panel is repacked. */
-                for (c0 = 0; c0 < {{CIN}}; c0 += {{KC}}) {
-                    size_t kc = {{CIN}} - c0 < {{KC}} ? {{CIN}} - c0 : {{KC}};
-                    int first = c0 == 0, last = c0 + kc == {{CIN}};
-                    UNET_OMP(omp for schedule(static) nowait)
-                    for (t = 0; t < (ptrdiff_t)({{COB}} * groups * {{XT}}); t++) {
-                        size_t cb = (size_t)t / (groups * {{XT}});
-                        size_t y = (size_t)t / {{XT}} % groups * {{NR}}, xt = (size_t)t % {{XT}};
-                        size_t co = cb * {{R}};
-                        unet_conv{{K}}_tile_{{R}}x{{NR}}x{{NV}}(panel + c0 * {{PLANE}} + y * {{PW}} + xt * {{TW}}, kc,
-                                                {{PLANE}}, {{PW}}, weights + cb * {{WBLOCK}} + c0 * {{KK}},
-                                                first ? bias + co : NULL, {{RELU}} && last,
-                                                out + ((n * {{COUT}} + co) * {{H}} + y0 + y) * {{W}} + xt * {{TW}},
-                                                {{OUT_PLANE}}, {{W}}, {{COUT}} - co < {{R}} ? {{COUT}} - co : {{R}},
-                                                rows - y < {{NR}} ? rows - y : {{NR}}, {{W}} - xt * {{TW}});
-                    }
-                }
+                {{FN}}_band(panel, rows, out + (n * {{COUT}} * {{H}} + y0) * {{W}}, {{OUT_PLANE}}, {{W}});
                 UNET_OMP(omp barrier)
             }
         }
@@ -48,9 +63,9 @@ static void {{FN}}({{PARAMS}}float *out, float *panel)
     "conv_pack.c": #"""
                 UNET_OMP(omp for schedule(static){{NOWAIT}})
                 for (t = 0; t < {{C}}; t++)
-                    unet_pack_plane(panel + ((size_t)t + {{C_OFFSET}}) * {{PLANE}}, {{PW}}, groups * {{NR}} + {{HALO}},
+                    unet_pack_plane({{PANEL}} + ((size_t)t + {{C_OFFSET}}) * {{PLANE}}, {{PW}}, {{ROWS}},
                                     {{SRC}} + n * {{SRC_BATCH}} + (size_t)t * {{SRC_PLANE}}, {{SRC_ROW}},
-                                    (ptrdiff_t)y0 - {{P}}, {{H}}, {{W}}, {{P}});
+                                    {{Y}}, {{H}}, {{W}}, {{P}});
 
 """#,
     "conv_tile.c": #"""
@@ -119,34 +134,50 @@ static void unet_conv{{K}}_tile_{{R}}x{{NR}}x{{NV}}(const float *p, size_t cin, 
     "conv_transpose.c": #"""
 
 /* {{NODE}}: convT2x2 stride 2({{INPUTS}}) -> {{OUT_SHAPE}}, {{FLOPS}} FLOPs.
- * Tiles of {{R}} output channels x {{TW}} input columns; bands of {{RB}} input rows packed
- * into a {{CIN}} x {{RB}} x {{PW}} panel. */
-static void {{FN}}(const float *in, float *out, float *panel)
+ * Input rows [y0, y0 + rows) of `in` (one batch element; channels {{IN_PLANE}} floats apart,
+ * rows {{IN_ROW}} apart) are packed into a {{CIN}} x rows x {{PW}} panel, then tiles of {{R}}
+ * output channels x {{TW}} input columns write output rows 2 y0 ... to `out` (at output row
+ * 2 y0; channels `out_plane` floats apart, rows `out_row` apart), except the first output row
+ * when `skip_first` and the last when `skip_last`. Runs on every thread of a parallel region;
+ * returns without a barrier. */
+static void {{FN}}_band(const float *in, size_t y0, size_t rows, int skip_first, int skip_last,
+                        float *out, size_t out_plane, size_t out_row, float *panel)
 {
     const float *weights = {{WEIGHTS}}, *bias = {{BIAS}};
+    ptrdiff_t t;
+    UNET_OMP(omp for schedule(static))
+    for (t = 0; t < {{CIN}}; t++)
+        unet_pack_plane(panel + (size_t)t * {{PLANE}}, {{PW}}, rows, in + (size_t)t * {{IN_PLANE}}, {{IN_ROW}},
+                        (ptrdiff_t)y0, {{IH}}, {{IW}}, 0);
+    UNET_OMP(omp for schedule(static) nowait)
+    for (t = 0; t < (ptrdiff_t)({{COB}} * rows * {{XT}}); t++) {
+        size_t cb = (size_t)t / (rows * {{XT}});
+        size_t y = (size_t)t / {{XT}} % rows, xt = (size_t)t % {{XT}};
+        size_t co = cb * {{R}};
+        int mask = (y == 0 && skip_first ? 0 : 1) | (y + 1 == rows && skip_last ? 0 : 2);
+        unet_convT_tile_{{R}}x{{NV}}(panel + y * {{PW}} + xt * {{TW}}, {{CIN}}, {{PLANE}},
+                              weights + cb * {{WBLOCK}}, bias + co,
+                              out + co * out_plane + 2 * y * out_row + 2 * xt * {{TW}},
+                              out_plane, out_row, {{IW}} - xt * {{TW}},
+                              {{COUT}} - co < {{R}} ? {{COUT}} - co : {{R}}, mask);
+    }
+}
+
+"""#,
+    "conv_transpose_layer.c": #"""
+
+/* {{NODE}} on its own: bands of {{RB}} input rows. */
+static void {{FN}}(const float *in, float *out, float *panel)
+{
     UNET_OMP(omp parallel)
     {
         size_t n, y0;
         for (n = 0; n < {{N}}; n++) {
             for (y0 = 0; y0 < {{IH}}; y0 += {{RB}}) {
                 size_t rows = {{IH}} - y0 < {{RB}} ? {{IH}} - y0 : {{RB}};
-                ptrdiff_t t;
-                UNET_OMP(omp for schedule(static))
-                for (t = 0; t < {{CIN}}; t++)
-                    unet_pack_plane(panel + (size_t)t * {{PLANE}}, {{PW}}, rows,
-                                    in + n * {{IN_BATCH}} + (size_t)t * {{IN_PLANE}}, {{IW}},
-                                    (ptrdiff_t)y0, {{IH}}, {{IW}}, 0);
-                UNET_OMP(omp for schedule(static))
-                for (t = 0; t < (ptrdiff_t)({{COB}} * rows * {{XT}}); t++) {
-                    size_t cb = (size_t)t / (rows * {{XT}});
-                    size_t y = (size_t)t / {{XT}} % rows, xt = (size_t)t % {{XT}};
-                    size_t co = cb * {{R}};
-                    unet_convT_tile_{{R}}x{{NV}}(panel + y * {{PW}} + xt * {{TW}}, {{CIN}}, {{PLANE}},
-                                          weights + cb * {{WBLOCK}}, bias + co,
-                                          out + ((n * {{COUT}} + co) * {{OH}} + 2 * (y0 + y)) * {{OW}} + 2 * xt * {{TW}},
-                                          {{OUT_PLANE}}, {{OW}}, {{IW}} - xt * {{TW}},
-                                          {{COUT}} - co < {{R}} ? {{COUT}} - co : {{R}});
-                }
+                {{FN}}_band(in + n * {{IN_BATCH}}, y0, rows, 0, 0,
+                            out + (n * {{COUT}} * {{OH}} + 2 * y0) * {{OW}}, {{OUT_PLANE}}, {{OW}}, panel);
+                UNET_OMP(omp barrier)
             }
         }
     }
@@ -158,10 +189,11 @@ static void {{FN}}(const float *in, float *out, float *panel)
 /* Register tile of a 2x2 stride-2 transposed conv: {{R}} output channels x {{NV}} vectors of
  * UNET_V input columns x the 4 kernel taps, held in registers across every input channel.
  * `p`: the panel at the tile's first column of one input row. `w`: the tile's weights,
- * packed [ci][dy][dx][{{R}}]. Output column 2x+dx of row dy goes to out[dy * out_w + 2x + dx]. */
+ * packed [ci][dy][dx][{{R}}]. Output column 2x+dx of row dy goes to out[dy * out_w + 2x + dx],
+ * for the rows dy whose bit is set in `mask` (1: row 0, 2: row 1). */
 static void unet_convT_tile_{{R}}x{{NV}}(const float *p, size_t cin, size_t plane, const float *w,
                                   const float *bias, float *out, size_t out_plane, size_t out_w,
-                                  size_t cols, size_t chans)
+                                  size_t cols, size_t chans, int mask)
 {
     unet_vf acc[4][{{R}}][{{NV}}];
     size_t ci, q, r, v, i;
@@ -185,7 +217,7 @@ static void unet_convT_tile_{{R}}x{{NV}}(const float *p, size_t cin, size_t plan
                 float *o = out + r * out_plane + (q / 2) * out_w + 2 * v * UNET_V + q % 2;
                 size_t n = cols - v * UNET_V < UNET_V ? cols - v * UNET_V : UNET_V;
                 UNET_STORE(t, acc[q][r][v]);
-                if (r < chans && v * UNET_V < cols)
+                if (r < chans && v * UNET_V < cols && (mask >> (q / 2) & 1))
                     for (i = 0; i < n; i++) o[2 * i] = t[i];
             }
 }
@@ -224,22 +256,93 @@ int unet_run(const float *input, float *output, void *workspace)
 }
 
 """#,
+    "group.c": #"""
+
+/* {{CHAIN}}: one loop over bands of {{RB}} rows of {{DRIVER}}.
+{{LEVELS}}
+ * Scratch: {{SCRATCH_FLOATS}} floats, of which the first {{PANEL_FLOATS}} are the panels (zeroed
+ * once: their halo columns stay zero). */
+static void {{FN}}({{PARAMS}}float *scratch)
+{
+    UNET_OMP(omp parallel)
+    {
+        size_t n, y0;
+        ptrdiff_t t;
+        UNET_OMP(omp for schedule(static))
+        for (t = 0; t < {{PANEL_FLOATS}}; t++) scratch[t] = 0.0f;
+        for (n = 0; n < {{N}}; n++) {
+            for (y0 = 0; y0 < {{H}}; y0 += {{RB}}) {
+{{STEPS}}
+            }
+        }
+    }
+}
+
+"""#,
+    "group_support.c": #"""
+
+/* Helpers of the band loops that stream one layer into the next (`generate --memory min`).
+ * Each runs on every thread of a parallel region. */
+
+/* Moves rows [from, from + count) of each of `planes` panel planes (`plane` floats apart, rows
+ * of `pw` floats) to rows [0, count): the rows of one band the next band reads again. Returns
+ * after a barrier. */
+static void unet_roll(float *panel, size_t planes, size_t plane, size_t pw, size_t from, size_t count)
+{
+    ptrdiff_t t;
+    UNET_OMP(omp for schedule(static))
+    for (t = 0; t < (ptrdiff_t)planes; t++) {
+        float *p = panel + (size_t)t * plane;
+        size_t i;
+        for (i = 0; i < count * pw; i++) p[i] = p[from * pw + i];
+    }
+}
+
+/* Zeroes rows [row, row + count) of `planes` panel planes: rows outside the map. No barrier. */
+static void unet_zero_rows(float *panel, size_t planes, size_t plane, size_t pw, size_t row, size_t count)
+{
+    ptrdiff_t t;
+    UNET_OMP(omp for schedule(static) nowait)
+    for (t = 0; t < (ptrdiff_t)planes; t++) {
+        float *p = panel + (size_t)t * plane + row * pw;
+        size_t i;
+        for (i = 0; i < count * pw; i++) p[i] = 0.0f;
+    }
+}
+
+"""#,
     "maxpool.c": #"""
 
-/* {{NODE}}: maxpool2x2({{INPUTS}}) -> {{OUT_SHAPE}}. */
-static void {{FN}}(const float *in, float *out)
+/* {{NODE}}: maxpool2x2({{INPUTS}}) -> {{OUT_SHAPE}}: `rows` output rows of the {{C}} planes of
+ * one batch element, from `in` (at input row 2 y for output row y; planes {{IN_PLANE}} floats
+ * apart) to `out` (at output row y). Runs on every thread of a parallel region (the planes are
+ * shared out); returns after a barrier. */
+static void {{FN}}_rows(const float *in, float *out, size_t rows)
 {
     ptrdiff_t p;
-    UNET_OMP(omp parallel for schedule(static))
-    for (p = 0; p < {{PLANES}}; p++) {
+    UNET_OMP(omp for schedule(static))
+    for (p = 0; p < {{C}}; p++) {
         const float *s = in + (size_t)p * {{IN_PLANE}};
         float *d = out + (size_t)p * {{OUT_PLANE}};
         size_t y, x;
-        for (y = 0; y < {{OH}}; y++)
+        for (y = 0; y < rows; y++)
             for (x = 0; x < {{OW}}; x++) {
                 const float *q = s + 2 * y * {{IW}} + 2 * x;
                 d[y * {{OW}} + x] = unet_max(unet_max(q[0], q[1]), unet_max(q[{{IW}}], q[{{IW}} + 1]));
             }
+    }
+}
+
+"""#,
+    "maxpool_layer.c": #"""
+
+/* {{NODE}} on its own. */
+static void {{FN}}(const float *in, float *out)
+{
+    UNET_OMP(omp parallel)
+    {
+        size_t n;
+        for (n = 0; n < {{N}}; n++) {{FN}}_rows(in + n * {{IN_BATCH}}, out + n * {{OUT_BATCH}}, {{OH}});
     }
 }
 
@@ -703,55 +806,52 @@ int unet_set_weights(const void *weights)
 
 """#,
     "winograd.c": #"""
+
 /* {{NODE}}: {{OP}}({{INPUTS}}) -> {{OUT_SHAPE}}, {{FLOPS}} FLOPs as a direct conv.
- * Winograd F({{M}}x{{M}}, 3x3). Bands of {{RB}} output rows ({{TR}} rows of {{XT}} tiles): the band's
- * input rows are packed into a {{CIN}} x {{PROWS}} x {{PW}} panel with a zero halo of 1, then
- * transformed into {{AA}} planes of {{CIN}} channels x {{TPAD}} tiles; each point's plane is
- * multiplied by the transformed weights in register tiles of {{R}} output channels x {{NV}}
- * vectors of tiles, and the {{AA}} products of a tile are transformed back, with the bias
- * and the ReLU, straight into the output. Every output element is computed by one thread. */
-static void {{FN}}({{PARAMS}}float *out, float *scratch)
+ * Winograd F({{M}}x{{M}}, 3x3). Computes `rows` output rows from `panel` (the band's input rows,
+ * {{CIN}} planes of {{PW}} floats per row, zero halo of 1) into `out` (channels `out_plane`
+ * floats apart, rows `out_row` apart), {{RB}} rows ({{TR}} rows of {{XT}} tiles) at a time:
+ * the input rows are transformed into `tv`, {{AA}} planes of {{CIN}} channels x {{TPAD}} tiles;
+ * each point's plane is multiplied by the transformed weights in register tiles of {{R}}
+ * output channels x {{NV}} vectors of tiles, and the {{AA}} products of a tile are transformed
+ * back, with the bias and the ReLU, straight into the output. Every output element is computed
+ * by one thread. Runs on every thread of a parallel region; returns without a barrier. */
+static void {{FN}}_band(const float *panel, size_t rows, float *out, size_t out_plane, size_t out_row, float *tv)
 {
     const float *weights = {{WEIGHTS}}, *bias = {{BIAS}};
-    float *panel = scratch, *tv = scratch + {{PANEL_FLOATS}};
-    UNET_OMP(omp parallel)
-    {
-        float mb[{{AA}}][{{R}} * {{NV}} * UNET_V];
-        size_t n, y0;
-        for (n = 0; n < {{N}}; n++) {
-            for (y0 = 0; y0 < {{H}}; y0 += {{RB}}) {
-                size_t rows = {{H}} - y0 < {{RB}} ? {{H}} - y0 : {{RB}};
-                size_t groups = (rows + {{M}} - 1) / {{M}};
-                size_t tiles = groups * {{XT}};
-                size_t blocks = (tiles + {{NV}} * UNET_V - 1) / ({{NV}} * UNET_V);
-                size_t vecs = blocks * {{NV}};
-                ptrdiff_t t;
-{{PACK}}
-                /* Whole blocks of tiles are transformed, zeros past the last tile. */
-                UNET_OMP(omp for schedule(static))
-                for (t = 0; t < (ptrdiff_t)({{CIN}} * vecs); t++) {
-                    size_t ci = (size_t)t / vecs, t0 = (size_t)t % vecs * UNET_V;
-                    unet_wino{{M}}_input(tv + ci * {{TPAD}} + t0, {{CIN}} * {{TPAD}}, panel + ci * {{PLANE}}, {{PW}}, t0,
-                                      t0 < tiles ? (tiles - t0 < UNET_V ? tiles - t0 : UNET_V) : 0, {{XT}});
+    float mb[{{AA}}][{{R}} * {{NV}} * UNET_V];
+    size_t s;
+    for (s = 0; s < rows; s += {{RB}}) {
+        size_t part = rows - s < {{RB}} ? rows - s : {{RB}};
+        size_t tiles = (part + {{M}} - 1) / {{M}} * {{XT}};
+        size_t blocks = (tiles + {{NV}} * UNET_V - 1) / ({{NV}} * UNET_V);
+        size_t vecs = blocks * {{NV}};
+        ptrdiff_t t;
+        /* The products of the part before still read tv. */
+        if (s > 0) {
+            UNET_OMP(omp barrier)
+        }
+        /* Whole blocks of tiles are transformed, zeros past the last tile. */
+        UNET_OMP(omp for schedule(static))
+        for (t = 0; t < (ptrdiff_t)({{CIN}} * vecs); t++) {
+            size_t ci = (size_t)t / vecs, t0 = (size_t)t % vecs * UNET_V;
+            unet_wino{{M}}_input(tv + ci * {{TPAD}} + t0, {{CIN}} * {{TPAD}}, panel + ci * {{PLANE}} + s * {{PW}}, {{PW}}, t0,
+                              t0 < tiles ? (tiles - t0 < UNET_V ? tiles - t0 : UNET_V) : 0, {{XT}});
+        }
+        UNET_OMP(omp for schedule(static) nowait)
+        for (t = 0; t < (ptrdiff_t)(blocks * {{COB}}); t++) {
+            size_t tb = (size_t)t / {{COB}} * {{NV}} * UNET_V, co = (size_t)t % {{COB}} * {{R}};
+            size_t chans = {{COUT}} - co < {{R}} ? {{COUT}} - co : {{R}}, xi, r, j;
+            for (xi = 0; xi < {{AA}}; xi++)
+                unet_wino_gemm_{{R}}x{{NV}}(tv + xi * {{CIN}} * {{TPAD}} + tb, {{CIN}}, {{TPAD}},
+                                      weights + (xi * {{COB}} + co / {{R}}) * {{CIN}} * {{R}}, mb[xi]);
+            for (r = 0; r < chans; r++)
+                for (j = 0; j < {{NV}} && tb + j * UNET_V < tiles; j++) {
+                    size_t t0 = tb + j * UNET_V;
+                    unet_wino{{M}}_output(&mb[0][(r * {{NV}} + j) * UNET_V], {{R}} * {{NV}} * UNET_V, bias[co + r], {{RELU}},
+                                       out + (co + r) * out_plane + s * out_row, t0,
+                                       tiles - t0 < UNET_V ? tiles - t0 : UNET_V, {{XT}}, part, {{W}}, out_row);
                 }
-                /* No barrier after the products: the next band's packing touches only the
-                 * panel, and the transformed input is rewritten only after its barrier. */
-                UNET_OMP(omp for schedule(static) nowait)
-                for (t = 0; t < (ptrdiff_t)(blocks * {{COB}}); t++) {
-                    size_t tb = (size_t)t / {{COB}} * {{NV}} * UNET_V, co = (size_t)t % {{COB}} * {{R}};
-                    size_t chans = {{COUT}} - co < {{R}} ? {{COUT}} - co : {{R}}, xi, r, j;
-                    for (xi = 0; xi < {{AA}}; xi++)
-                        unet_wino_gemm_{{R}}x{{NV}}(tv + xi * {{CIN}} * {{TPAD}} + tb, {{CIN}}, {{TPAD}},
-                                              weights + (xi * {{COB}} + co / {{R}}) * {{CIN}} * {{R}}, mb[xi]);
-                    for (r = 0; r < chans; r++)
-                        for (j = 0; j < {{NV}} && tb + j * UNET_V < tiles; j++) {
-                            size_t t0 = tb + j * UNET_V;
-                            unet_wino{{M}}_output(&mb[0][(r * {{NV}} + j) * UNET_V], {{R}} * {{NV}} * UNET_V, bias[co + r], {{RELU}},
-                                               out + ((n * {{COUT}} + co + r) * {{H}} + y0) * {{W}}, t0,
-                                               tiles - t0 < UNET_V ? tiles - t0 : UNET_V, {{XT}}, rows, {{W}});
-                        }
-                }
-            }
         }
     }
 }
@@ -778,6 +878,31 @@ static void unet_wino_gemm_{{R}}x{{NV}}(const float *v, size_t cin, size_t vstri
     }
     for (r = 0; r < {{R}}; r++)
         for (j = 0; j < {{NV}}; j++) UNET_STORE(mb + (r * {{NV}} + j) * UNET_V, acc[r][j]);
+}
+
+"""#,
+    "winograd_layer.c": #"""
+
+/* {{NODE}} on its own: bands of {{RB}} output rows, each packed into the scratch's panel
+ * ({{PROWS}} rows) and computed by {{FN}}_band with the transformed input after it. No barrier
+ * after a band: the next band's packing touches only the panel, and the transformed input is
+ * rewritten only after that packing's barrier. */
+static void {{FN}}({{PARAMS}}float *out, float *scratch)
+{
+    float *panel = scratch, *tv = scratch + {{PANEL_FLOATS}};
+    UNET_OMP(omp parallel)
+    {
+        size_t n, y0;
+        for (n = 0; n < {{N}}; n++) {
+            for (y0 = 0; y0 < {{H}}; y0 += {{RB}}) {
+                size_t rows = {{H}} - y0 < {{RB}} ? {{H}} - y0 : {{RB}};
+                size_t groups = (rows + {{M}} - 1) / {{M}};
+                ptrdiff_t t;
+{{PACK}}
+                {{FN}}_band(panel, rows, out + (n * {{COUT}} * {{H}} + y0) * {{W}}, {{OUT_PLANE}}, {{W}}, tv);
+            }
+        }
+    }
 }
 
 """#,
@@ -827,9 +952,9 @@ static void unet_wino{{M}}_input(float *v, size_t vstride, const float *p, size_
 
 /* Output transform A^T M A of one output channel of `lanes` tiles, M at mb[xi * mstride + l],
  * plus `bias`, then ReLU if `relu`; writes each tile's {{M}}x{{M}} outputs to `out` (the band's
- * first row, rows `w` floats apart), cut at `rows` rows and `w` columns. */
+ * first row, rows `stride` floats apart), cut at `rows` rows and `w` columns. */
 static void unet_wino{{M}}_output(const float *mb, size_t mstride, float bias, int relu, float *out,
-                               size_t t0, size_t lanes, size_t xt, size_t rows, size_t w)
+                               size_t t0, size_t lanes, size_t xt, size_t rows, size_t w, size_t stride)
 {
     float y[{{M}}][{{M}}][UNET_V];
     unet_vf x[{{A}}][{{A}}], s[{{M}}][{{A}}], o[{{M}}];
@@ -850,16 +975,16 @@ static void unet_wino{{M}}_output(const float *mb, size_t mstride, float bias, i
     }
     if (lanes == UNET_V && t0 % xt + UNET_V <= xt && (t0 % xt + UNET_V) * {{M}} <= w && t0 / xt * {{M}} + {{M}} <= rows) {
         /* Whole tiles of one tile row: constant bounds, stored row by row. */
-        float *o = out + t0 / xt * {{M}} * w + t0 % xt * {{M}};
+        float *o = out + t0 / xt * {{M}} * stride + t0 % xt * {{M}};
         for (i = 0; i < {{M}}; i++)
             for (l = 0; l < UNET_V; l++)
-                for (j = 0; j < {{M}}; j++) o[i * w + l * {{M}} + j] = y[i][j][l];
+                for (j = 0; j < {{M}}; j++) o[i * stride + l * {{M}} + j] = y[i][j][l];
         return;
     }
     for (l = 0; l < lanes; l++) {
         size_t ty = (t0 + l) / xt * {{M}}, tx = (t0 + l) % xt * {{M}};
         for (i = 0; i < {{M}} && ty + i < rows; i++)
-            for (j = 0; j < {{M}} && tx + j < w; j++) out[(ty + i) * w + tx + j] = y[i][j][l];
+            for (j = 0; j < {{M}} && tx + j < w; j++) out[(ty + i) * stride + tx + j] = y[i][j][l];
     }
 }
 

@@ -13,6 +13,10 @@ public struct GeneratorOptions: Sendable {
     public var tiling: [String: LayerTiling] = [:]
     /// The passes to run before lowering.
     public var passes: [Pass] = Pipeline.standard
+    /// `.min` runs the memory passes after `passes` (layers streamed band by band into the
+    /// next, pools in their conv's loop, decoder outputs in place; `--memory-mode min`) when
+    /// that makes the arena smaller. Passes that include them run them regardless.
+    public var memory = MemoryMode.speed
     /// Named in unet.c's header comment.
     public var sourceName = "weights"
     /// Write the weights to unet_weights.bin, loaded at run time, instead of into unet.c.
@@ -24,6 +28,14 @@ public struct GeneratorOptions: Sendable {
     public var winogradTile = 0
 
     public init() {}
+}
+
+/// What the generated program is arranged for.
+public enum MemoryMode: String, Equatable, Sendable, CaseIterable {
+    /// Every layer on its own, its output stored whole: the fastest.
+    case speed
+    /// The smallest arena: layers streamed into the next a band of rows at a time.
+    case min
 }
 
 /// unet.h and unet.c, with the decisions that made them.
@@ -105,11 +117,22 @@ public enum Generator {
                                 options: GeneratorOptions = GeneratorOptions()) throws -> CProgram {
         let built = try weights.config.build(batch: batch, height: height, width: width)
         let graph = try Pipeline.run(built, passes: options.passes)
-        return try lower(graph, weights: weights, options: options)
+        guard options.memory == .min else { return try lower(graph, weights: weights, options: options) }
+        // Streaming pays on maps many bands high; on maps of a few rows a group's panels can
+        // outweigh the maps they replace. `min` keeps whichever arena is smaller.
+        let streamed = try Pipeline.run(graph, passes: Pipeline.memory)
+        let smaller = try lowering(streamed, weights: weights, options: options).arenaBytes()
+            < lowering(graph, weights: weights, options: options).arenaBytes()
+        return try lower(smaller ? streamed : graph, weights: weights, options: options)
     }
 
     /// Lowers an optimised graph.
     public static func lower(_ graph: Graph, weights: ModelWeights, options: GeneratorOptions) throws -> CProgram {
+        var lowering = try lowering(graph, weights: weights, options: options)
+        return try lowering.run(options: options)
+    }
+
+    static func lowering(_ graph: Graph, weights: ModelWeights, options: GeneratorOptions) throws -> Lowering {
         let v = options.vectorWidth
         guard [1, 2, 4, 8, 16, 32].contains(v) else { throw GraphError("vector width \(v) is not 1, 2, 4, 8, 16 or 32") }
         guard [0, 2, 4].contains(options.winogradTile) else {
@@ -132,8 +155,7 @@ public enum Generator {
             try Tiling.validate(t, for: node)
             tilings[node.name] = t
         }
-        var lowering = Lowering(graph: graph, weights: weights, v: v, tilings: tilings)
-        return try lowering.run(options: options)
+        return Lowering(graph: graph, weights: weights, v: v, tilings: tilings)
     }
 }
 
@@ -142,9 +164,18 @@ struct Lowering {
     let graph: Graph
     let weights: ModelWeights
     let v: Int
-    let tilings: [String: LayerTiling]
+    /// Per conv; the Winograd levels of a group get sub-bands no higher than the group's bands.
+    var tilings: [String: LayerTiling]
+    /// Rows per band of each group, by driver.
+    var groupRows: [Int: Int] = [:]
+
+    let users: [[Int]]
+    let schedule: Schedule
+    /// Set by `run` before anything is emitted.
+    var plan = MemoryPlanner.plan([])
 
     var names = NameSupply()
+    var fnNames: [Int: String] = [:]
     var packed: [Float] = []
     var tiles = Set<String>()           // tile functions already emitted
     var tileCode = ""
@@ -154,17 +185,44 @@ struct Lowering {
 
     init(graph: Graph, weights: ModelWeights, v: Int, tilings: [String: LayerTiling]) {
         self.graph = graph; self.weights = weights; self.v = v; self.tilings = tilings
+        self.users = graph.users()
+        self.schedule = Schedule(graph)
+        chooseGroupRows()
     }
 
-    /// The strides of the tensor a value is stored in (a view's source for a view).
+    /// The shape whose strides the tensor holding a value has: a view's source for a view, the
+    /// view's source for a node written in place.
     func storage(_ i: Int) -> Shape {
         let node = graph.nodes[i]
+        if case .inPlace(let view) = node.fusion { return storage(view) }
         return node.op.isView ? graph.nodes[node.inputs[0]].shape : node.shape
     }
 
-    /// Bytes of the panel each conv packs its bands into: scratch live during its step alone.
+    /// Where a value lives, as a C expression.
+    func pointer(_ i: Int) -> String {
+        let node = graph.nodes[i]
+        if node.op == .input { return "input" }
+        if i == graph.nodes[graph.outputIndex].inputs[0] { return "output" }
+        if case .view(let top, let left, _, _) = node.op {
+            let src = graph.nodes[node.inputs[0]]
+            return "\(pointer(node.inputs[0])) + \(top * src.shape.w + left)"
+        }
+        if case .inPlace(let view) = node.fusion { return pointer(view) }
+        return "arena + \(plan.offset(of: node.name)! / 4)"
+    }
+
+    func scratchPointer(_ node: Node) -> String { "arena + \(plan.offset(of: "\(node.name).scratch")! / 4)" }
+
+    /// Whether a node runs by itself (no fusion around it) rather than in a group's band loop.
+    func standalone(_ i: Int) -> Bool {
+        graph.nodes[i].fusion == .none && !isGroupDriver(i)
+    }
+
+    /// Bytes of scratch a step needs, live during it alone: the panel a conv packs its bands
+    /// into, or a group's panels.
     func scratchBytes(_ i: Int) -> Int {
         let node = graph.nodes[i]
+        if isGroupDriver(i) { return groupLayout(i).floats * 4 }
         guard let t = tilings[node.name] else { return 0 }
         if t.algorithm == .winograd { return winogradScratch(node, t).floats * 4 }
         return panel(node, t).floats * 4
@@ -207,52 +265,45 @@ struct Lowering {
         return "UNET_W + \(at)"
     }
 
+    /// The arena the program would need, without generating it.
+    func arenaBytes() -> Int { MemoryPlanner.plan(schedule.requests(scratch: scratchBytes)).arenaBytes }
+
     mutating func run(options: GeneratorOptions) throws -> CProgram {
-        let plan = MemoryPlanner.plan(MemoryPlanner.requests(for: graph, scratch: scratchBytes))
-        let outputSource = graph.nodes[graph.outputIndex].inputs[0]
+        plan = MemoryPlanner.plan(schedule.requests(scratch: scratchBytes))
 
-        // Where each node's value lives, as a C expression.
-        func pointer(_ i: Int) -> String {
-            let node = graph.nodes[i]
-            if node.op == .input { return "input" }
-            if i == outputSource { return "output" }
-            if case .view(let top, let left, _, _) = node.op {
-                let src = graph.nodes[node.inputs[0]]
-                return "\(pointer(node.inputs[0])) + \(top * src.shape.w + left)"
-            }
-            return "arena + \(plan.offset(of: node.name)! / 4)"
-        }
-        func scratch(_ node: Node) -> String { "arena + \(plan.offset(of: "\(node.name).scratch")! / 4)" }
-
+        for (i, node) in graph.nodes.enumerated() { fnNames[i] = names.name(for: node.name) }
+        if graph.nodes.indices.contains(where: isGroupDriver) { tileCode += Template.render("group_support.c", [:]) }
+        // The kernels, in node order: a band function per conv, and the function that runs a
+        // node on its own where it is not part of a group; the calls, in step order.
+        var groupCode = ""
         for (i, node) in graph.nodes.enumerated() {
-            let fn = names.name(for: node.name)
+            let fn = fnNames[i]!
             let inputs = node.inputs.map { "%\($0) \(graph.nodes[$0].name)" }.joined(separator: ", ")
-            var args = node.inputs.map(pointer)
             switch node.op {
             case .input, .output, .view:
                 continue
             case .conv(let k, let p, let act):
                 let t = tilings[node.name]!
                 if t.algorithm == .winograd {
-                    emitWinograd(node, fn: fn, relu: act == .relu, t: t, inputs: inputs)
+                    emitWinograd(i, fn: fn, relu: act == .relu, t: t, inputs: inputs)
                 } else {
-                    emitConv(node, fn: fn, k: k, p: p, relu: act == .relu, t: t, inputs: inputs)
+                    emitConv(i, fn: fn, k: k, p: p, relu: act == .relu, t: t, inputs: inputs)
                 }
-                args += [pointer(i), scratch(node)]
             case .convTranspose:
-                emitConvTranspose(node, fn: fn, t: tilings[node.name]!, inputs: inputs)
-                args += [pointer(i), scratch(node)]
+                emitConvTranspose(i, fn: fn, t: tilings[node.name]!, inputs: inputs)
             case .maxPool:
-                let s = graph.nodes[node.inputs[0]].shape
-                layerCode += Template.render("maxpool.c", [
-                    "NODE": node.name, "FN": fn, "INPUTS": inputs, "OUT_SHAPE": node.shape,
-                    "PLANES": s.n * s.c, "IN_PLANE": s.h * s.w, "OUT_PLANE": node.shape.h * node.shape.w,
-                    "OH": node.shape.h, "OW": node.shape.w, "IW": s.w])
-                args += [pointer(i)]
+                // A pool of a banded conv reads the group's buffer of one band.
+                let src = node.inputs[0], s = storage(src)
+                let inPlane = isGroupDriver(src) && banded(src) ? groupRows[src]! * s.w : s.h * s.w
+                let fields: [String: CustomStringConvertible] = [
+                    "NODE": node.name, "FN": fn, "INPUTS": inputs, "OUT_SHAPE": node.shape, "C": node.shape.c,
+                    "IN_PLANE": inPlane, "OUT_PLANE": node.shape.h * node.shape.w, "OH": node.shape.h,
+                    "OW": node.shape.w, "IW": s.w, "N": node.shape.n, "IN_BATCH": s.c * s.h * s.w,
+                    "OUT_BATCH": node.shape.c * node.shape.h * node.shape.w]
+                layerCode += Template.render(node.fusion == .none ? ["maxpool.c", "maxpool_layer.c"] : ["maxpool.c"], fields, sharedWith: ["maxpool_layer.c"])
             case .relu:
                 layerCode += Template.render("relu.c", [
                     "NODE": node.name, "FN": fn, "INPUTS": inputs, "OUT_SHAPE": node.shape, "COUNT": node.shape.count])
-                args += [pointer(i)]
             case .crop, .concat:
                 // One copy per source into its channel slice of the output.
                 var offset = 0
@@ -272,6 +323,20 @@ struct Lowering {
                 calls.line("UNET_TRACE(\"\(node.name)\", \(pointer(i)), \(node.shape.count));")
                 continue
             }
+            if isGroupDriver(i) {
+                groupCode += groupFunction(i)
+                calls.line(groupCall(i))
+                // Traced: what the arena or the output holds whole (not a banded or in-place value).
+                for t in [i] + users[i] where t == i || graph.nodes[t].fusion == .epilogue {
+                    if case .inPlace = graph.nodes[t].fusion { continue }
+                    if schedule.owner[t] == nil && t != graph.nodes[graph.outputIndex].inputs[0] { continue }
+                    calls.line("UNET_TRACE(\"\(graph.nodes[t].name)\", \(pointer(t)), \(graph.nodes[t].shape.count));")
+                }
+                continue
+            }
+            guard node.fusion == .none else { continue }
+            var args = node.inputs.map(pointer) + [pointer(i)]
+            if node.op.hasWeights { args.append(scratchPointer(node)) }
             calls.line("\(fn)(\(args.joined(separator: ", ")));")
             calls.line("UNET_TRACE(\"\(node.name)\", \(pointer(i)), \(node.shape.count));")
         }
@@ -306,16 +371,17 @@ struct Lowering {
                 : "/* The arena, \(plan.arenaBytes) bytes, is too large for a static array: pass a workspace. */\n#define UNET_STATIC_ARENA NULL",
             "WEIGHTS_CHECK": options.externalWeights ? "\n    if (unet_weights == NULL) return 3;" : "",
             "CALLS": body.text.hasSuffix("\n") ? String(body.text.dropLast()) : body.text])
-        return CProgram(header: header, kernels: prelude + tileCode + layerCode, weights: packed, entry: entry,
+        return CProgram(header: header, kernels: prelude + tileCode + layerCode + groupCode, weights: packed, entry: entry,
                         externalWeights: options.externalWeights, graph: graph, plan: plan, flops: flops, tilings: tilings)
     }
 
-    mutating func emitConv(_ node: Node, fn: String, k: Int, p: Int, relu: Bool, t: LayerTiling, inputs: String) {
+    mutating func emitConv(_ i: Int, fn: String, k: Int, p: Int, relu: Bool, t: LayerTiling, inputs: String) {
+        let node = graph.nodes[i]
         let cin = node.inputs.reduce(0) { $0 + graph.nodes[$1].shape.c }
         let cout = node.shape.c, (h, w) = (node.shape.h, node.shape.w)
         precondition(2 * p == k - 1, "only 'same' convolutions are lowered")
         let tw = t.nv * v, xt = (w + tw - 1) / tw, cob = (cout + t.r - 1) / t.r
-        let pn = panel(node, t)
+        let conv = convPanel(i)
         flops += 2 * node.shape.count * cin * k * k
 
         let kc = t.kc == 0 ? cin : min(t.kc, cin)
@@ -324,7 +390,7 @@ struct Lowering {
             tileCode += Template.render("conv_tile.c", ["K": k, "R": t.r, "NR": t.nr, "NV": t.nv])
         }
         // Weights [cout][cin][k][k] -> [cout / r][cin][k][k][r], zero-padded to whole tiles.
-        let wt = weights.weight(node.name).data, b = weights.bias(node.name).data
+        let wt = weights.weight(node.parameterName).data, b = weights.bias(node.parameterName).data
         var blocked = [Float](repeating: 0, count: cob * cin * k * k * t.r)
         for co in 0..<cout {
             for ci in 0..<cin {
@@ -336,34 +402,50 @@ struct Lowering {
         let wexpr = pack(blocked)
         let bexpr = pack(b + [Float](repeating: 0, count: cob * t.r - cout))
 
-        let packs = packSources(node, plane: pn.plane, pw: pn.pw, pad: p, rowGroup: t.nr)
-        let params = node.inputs.indices.map { "const float *in\($0), " }.joined()
-        layerCode += Template.render("conv.c", [
+        let pw = conv.pw, plane = conv.pw * conv.rows
+        let fields: [String: CustomStringConvertible] = [
             "NODE": node.name, "OP": node.op.mnemonic, "INPUTS": inputs, "OUT_SHAPE": node.shape,
-            "FLOPS": 2 * node.shape.count * cin * k * k, "FN": fn, "PARAMS": params,
-            "R": t.r, "NR": t.nr, "NV": t.nv, "KC": kc, "KK": k * k * t.r, "TW": tw, "RB": t.rb, "CIN": cin, "PROWS": pn.rows, "PW": pn.pw, "P": p,
-            "WEIGHTS": wexpr, "BIAS": bexpr, "N": node.shape.n, "H": h, "W": w, "PACK": packs.hasSuffix("\n") ? String(packs.dropLast()) : packs,
-            "COB": cob, "XT": xt, "K": k, "PLANE": pn.plane, "WBLOCK": cin * k * k * t.r, "RELU": relu ? 1 : 0,
-            "COUT": cout, "OUT_PLANE": h * w])
+            "FLOPS": 2 * node.shape.count * cin * k * k, "FN": fn, "PARAMS": params(node),
+            "R": t.r, "NR": t.nr, "NV": t.nv, "KC": kc, "KK": k * k * t.r, "TW": tw, "RB": t.rb, "CIN": cin,
+            "PROWS": conv.rows, "PW": pw, "P": p, "WEIGHTS": wexpr, "BIAS": bexpr, "N": node.shape.n, "H": h, "W": w,
+            "COB": cob, "XT": xt, "K": k, "PLANE": plane, "WBLOCK": cin * k * k * t.r, "RELU": relu ? 1 : 0,
+            "COUT": cout, "OUT_PLANE": h * w,
+            "PACK": standalone(i) ? layerPacks(node, plane: plane, pw: pw, pad: p, rowGroup: t.nr) : ""]
+        layerCode += Template.render(standalone(i) ? ["conv.c", "conv_layer.c"] : ["conv.c"], fields, sharedWith: ["conv_layer.c"])
     }
 
-    /// The loops that pack a band of a conv's input rows into its panel, one per source
-    /// (a tensor or a view; two when a concat was eliminated), channels one after another.
-    func packSources(_ node: Node, plane: Int, pw: Int, pad: Int, rowGroup: Int) -> String {
+    func params(_ node: Node) -> String { node.inputs.indices.map { "const float *in\($0), " }.joined() }
+
+    /// The packing of a standalone conv's band: rows [y0 - pad, y0 + groups * rowGroup + pad).
+    func layerPacks(_ node: Node, plane: Int, pw: Int, pad: Int, rowGroup: Int) -> String {
+        let packs = packSources(node, plane: plane, pw: pw, pad: pad, panel: "panel",
+                                rows: "groups * \(rowGroup) + \(2 * pad)", y: "(ptrdiff_t)y0 - \(pad)") { "in\($0)" }
+        return packs.hasSuffix("\n") ? String(packs.dropLast()) : packs
+    }
+
+    /// The loops that pack rows of a conv's inputs into its panel, one per source `source(k)`
+    /// names (a tensor or a view; two when a concat was eliminated; nil: a streamed input, whose
+    /// producer writes its planes), channels one after another. `panel`, `rows` and `y` are C
+    /// expressions: the panel row to start at, the row count, the first source row.
+    func packSources(_ node: Node, plane: Int, pw: Int, pad: Int, panel: String, rows: String, y: String,
+                     nowait: Bool = false, source: (Int) -> String?) -> String {
         var packs = "", offset = 0
+        let packed = node.inputs.indices.filter { source($0) != nil }
         for (i, src) in node.inputs.enumerated() {
             let st = storage(src), c = graph.nodes[src].shape.c
+            defer { offset += c }
+            guard let name = source(i) else { continue }
             packs += Template.render("conv_pack.c", [
-                "NOWAIT": i == node.inputs.count - 1 ? "" : " nowait", "C": c, "C_OFFSET": offset,
-                "PLANE": plane, "PW": pw, "HALO": 2 * pad, "SRC": "in\(i)",
+                "NOWAIT": nowait || i != packed.last ? " nowait" : "", "C": c, "C_OFFSET": offset,
+                "PLANE": plane, "PW": pw, "SRC": name, "PANEL": panel, "ROWS": rows, "Y": y,
                 "SRC_BATCH": st.c * st.h * st.w, "SRC_PLANE": st.h * st.w, "SRC_ROW": st.w,
-                "P": pad, "H": node.shape.h, "W": node.shape.w, "NR": rowGroup])
-            offset += c
+                "P": pad, "H": node.shape.h, "W": node.shape.w])
         }
         return packs
     }
 
-    mutating func emitWinograd(_ node: Node, fn: String, relu: Bool, t: LayerTiling, inputs: String) {
+    mutating func emitWinograd(_ i: Int, fn: String, relu: Bool, t: LayerTiling, inputs: String) {
+        let node = graph.nodes[i]
         let cin = node.inputs.reduce(0) { $0 + graph.nodes[$1].shape.c }
         let cout = node.shape.c, (h, w) = (node.shape.h, node.shape.w)
         let m = t.nr, a = m + 2, cob = (cout + t.r - 1) / t.r
@@ -385,7 +467,7 @@ struct Lowering {
             tileCode += Template.render("winograd_gemm.c", ["R": t.r, "NV": t.nv])
         }
         // Weights [cout][cin][3][3] -> G g G^T in double, rounded once, packed [xi][cout / r][cin][r].
-        let wt = weights.weight(node.name).data, b = weights.bias(node.name).data
+        let wt = weights.weight(node.parameterName).data, b = weights.bias(node.parameterName).data
         var packedU = [Float](repeating: 0, count: a * a * cob * cin * t.r)
         for co in 0..<cout {
             for ci in 0..<cin {
@@ -399,20 +481,21 @@ struct Lowering {
         let wexpr = pack(packedU)
         let bexpr = pack(b + [Float](repeating: 0, count: cob * t.r - cout))
 
-        let packs = packSources(node, plane: s.plane, pw: s.pw, pad: 1, rowGroup: m)
-        let params = node.inputs.indices.map { "const float *in\($0), " }.joined()
-        layerCode += Template.render("winograd.c", [
+        let conv = convPanel(i), plane = conv.pw * conv.rows
+        let fields: [String: CustomStringConvertible] = [
             "NODE": node.name, "OP": node.op.mnemonic, "INPUTS": inputs, "OUT_SHAPE": node.shape,
-            "FLOPS": 2 * node.shape.count * cin * 9, "FN": fn, "PARAMS": params,
+            "FLOPS": 2 * node.shape.count * cin * 9, "FN": fn, "PARAMS": params(node),
             "M": m, "AA": a * a, "R": t.r, "NV": t.nv, "RB": s.tr * m, "TR": s.tr, "XT": s.xt,
-            "CIN": cin, "PROWS": s.rows, "PW": s.pw, "PLANE": s.plane, "TPAD": s.tpad,
+            "CIN": cin, "PROWS": conv.rows, "PW": s.pw, "PLANE": plane, "TPAD": s.tpad,
             "PANEL_FLOATS": s.panelFloats, "WEIGHTS": wexpr, "BIAS": bexpr, "N": node.shape.n,
-            "H": h, "W": w, "PACK": packs.hasSuffix("\n") ? String(packs.dropLast()) : packs,
-            "COB": cob, "COUT": cout, "RELU": relu ? 1 : 0])
+            "H": h, "W": w, "COB": cob, "COUT": cout, "RELU": relu ? 1 : 0, "OUT_PLANE": h * w,
+            "PACK": standalone(i) ? layerPacks(node, plane: plane, pw: s.pw, pad: 1, rowGroup: m) : ""]
+        layerCode += Template.render(standalone(i) ? ["winograd.c", "winograd_layer.c"] : ["winograd.c"], fields, sharedWith: ["winograd_layer.c"])
     }
 
-    mutating func emitConvTranspose(_ node: Node, fn: String, t: LayerTiling, inputs: String) {
-        let s = graph.nodes[node.inputs[0]].shape
+    mutating func emitConvTranspose(_ i: Int, fn: String, t: LayerTiling, inputs: String) {
+        let node = graph.nodes[i]
+        let s = graph.nodes[node.inputs[0]].shape, st = storage(node.inputs[0])
         let cin = s.c, cout = node.shape.c
         let tw = t.nv * v, xt = (s.w + tw - 1) / tw, cob = (cout + t.r - 1) / t.r
         let pn = panel(node, t)
@@ -423,7 +506,7 @@ struct Lowering {
             tileCode += Template.render("conv_transpose_tile.c", ["R": t.r, "NV": t.nv])
         }
         // Weights [cin][cout][2][2] -> [cout / r][cin][dy][dx][r].
-        let wt = weights.weight(node.name).data, b = weights.bias(node.name).data
+        let wt = weights.weight(node.parameterName).data, b = weights.bias(node.parameterName).data
         var blocked = [Float](repeating: 0, count: cob * cin * 4 * t.r)
         for ci in 0..<cin {
             for co in 0..<cout {
@@ -434,13 +517,15 @@ struct Lowering {
         }
         let wexpr = pack(blocked)
         let bexpr = pack(b + [Float](repeating: 0, count: cob * t.r - cout))
-        layerCode += Template.render("conv_transpose.c", [
+        let rows = node.fusion == .streamed ? convPanel(i).rows : t.rb
+        let fields: [String: CustomStringConvertible] = [
             "NODE": node.name, "INPUTS": inputs, "OUT_SHAPE": node.shape, "FLOPS": 2 * node.shape.count * cin,
             "FN": fn, "R": t.r, "NV": t.nv, "TW": tw, "RB": t.rb, "CIN": cin, "PW": pn.pw,
-            "WEIGHTS": wexpr, "BIAS": bexpr, "N": s.n, "IH": s.h, "IW": s.w, "PLANE": pn.plane,
-            "IN_BATCH": s.c * s.h * s.w, "IN_PLANE": s.h * s.w, "COB": cob, "XT": xt,
+            "WEIGHTS": wexpr, "BIAS": bexpr, "N": s.n, "IH": s.h, "IW": s.w, "PLANE": pn.pw * rows,
+            "IN_BATCH": st.c * st.h * st.w, "IN_PLANE": st.h * st.w, "IN_ROW": st.w, "COB": cob, "XT": xt,
             "WBLOCK": cin * 4 * t.r, "COUT": cout, "OH": node.shape.h, "OW": node.shape.w,
-            "OUT_PLANE": node.shape.h * node.shape.w])
+            "OUT_PLANE": node.shape.h * node.shape.w]
+        layerCode += Template.render(standalone(i) ? ["conv_transpose.c", "conv_transpose_layer.c"] : ["conv_transpose.c"], fields, sharedWith: ["conv_transpose_layer.c"])
     }
 }
 

@@ -6,9 +6,25 @@
 
 public enum Template {
     public static func render(_ name: String, _ values: [String: CustomStringConvertible]) -> String {
+        render([name], values)
+    }
+
+    /// Several templates filled from one set of values (a kernel and the loop that runs it),
+    /// concatenated; every value must be asked for by one of them or of `sharedWith` (the
+    /// templates the same values fill elsewhere, not rendered here).
+    public static func render(_ names: [String], _ values: [String: CustomStringConvertible],
+                              sharedWith: [String] = []) -> String {
+        var used = Set<String>()
+        let out = names.map { fill($0, values, &used) }.joined()
+        for name in sharedWith { _ = fill(name, values.mapValues { _ in "" }, &used) }
+        let unused = Set(values.keys).subtracting(used)
+        precondition(unused.isEmpty, "templates \(names) do not use \(unused.sorted())")
+        return out
+    }
+
+    static func fill(_ name: String, _ values: [String: CustomStringConvertible], _ used: inout Set<String>) -> String {
         guard let text = embeddedTemplates[name] else { preconditionFailure("no template \(name)") }
         var out = ""
-        var used = Set<String>()
         var rest = Substring(text)
         while let open = rest.range(of: "{{") {
             out += rest[..<open.lowerBound]
@@ -20,8 +36,6 @@ public enum Template {
             rest = rest[close.upperBound...]
         }
         out += rest
-        let unused = Set(values.keys).subtracting(used)
-        precondition(unused.isEmpty, "template \(name) does not use \(unused.sorted())")
         return out
     }
 }

@@ -1,0 +1,20 @@
+
+/* {{NODE}} on its own: bands of {{RB}} output rows, each packed ({{PROWS}} rows of the panel)
+ * and then computed by {{FN}}_band. */
+static void {{FN}}({{PARAMS}}float *out, float *panel)
+{
+    UNET_OMP(omp parallel)
+    {
+        size_t n, y0;
+        for (n = 0; n < {{N}}; n++) {
+            for (y0 = 0; y0 < {{H}}; y0 += {{RB}}) {
+                size_t rows = {{H}} - y0 < {{RB}} ? {{H}} - y0 : {{RB}};
+                size_t groups = (rows + {{NR}} - 1) / {{NR}};
+                ptrdiff_t t;
+{{PACK}}
+                {{FN}}_band(panel, rows, out + (n * {{COUT}} * {{H}} + y0) * {{W}}, {{OUT_PLANE}}, {{W}});
+                UNET_OMP(omp barrier)
+            }
+        }
+    }
+}
