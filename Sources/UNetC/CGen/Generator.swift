@@ -177,6 +177,7 @@ struct Lowering {
     var names = NameSupply()
     var fnNames: [Int: String] = [:]
     var packed: [Float] = []
+    var packedOnce: [String: (String, String)] = [:]
     var tiles = Set<String>()           // tile functions already emitted
     var tileCode = ""
     var layerCode = ""
@@ -255,6 +256,16 @@ struct Lowering {
             let pw = (iw + tw - 1) / tw * tw
             return (pw, t.rb, pw * t.rb, cin * pw * t.rb)
         }
+    }
+
+    /// The packed weights and bias of a module with a tiling, made by `make` the first time:
+    /// a layer computed again (recompute-skip) reads the same copy.
+    mutating func packOnce(_ key: String, _ make: () -> ([Float], [Float])) -> (String, String) {
+        if let done = packedOnce[key] { return done }
+        let (w, b) = make()
+        let done = (pack(w), pack(b))
+        packedOnce[key] = done
+        return done
     }
 
     /// Appends `values` to the packed weights at a 64-byte boundary; returns the C expression.
@@ -389,18 +400,20 @@ struct Lowering {
         if tiles.insert(tile).inserted {
             tileCode += Template.render("conv_tile.c", ["K": k, "R": t.r, "NR": t.nr, "NV": t.nv])
         }
-        // Weights [cout][cin][k][k] -> [cout / r][cin][k][k][r], zero-padded to whole tiles.
-        let wt = weights.weight(node.parameterName).data, b = weights.bias(node.parameterName).data
-        var blocked = [Float](repeating: 0, count: cob * cin * k * k * t.r)
-        for co in 0..<cout {
-            for ci in 0..<cin {
-                for tap in 0..<(k * k) {
-                    blocked[(((co / t.r) * cin + ci) * k * k + tap) * t.r + co % t.r] = wt[(co * cin + ci) * k * k + tap]
+        let weights = self.weights
+        let (wexpr, bexpr) = packOnce("\(node.parameterName) \(t)") {
+            // Weights [cout][cin][k][k] -> [cout / r][cin][k][k][r], zero-padded to whole tiles.
+            let wt = weights.weight(node.parameterName).data, b = weights.bias(node.parameterName).data
+            var blocked = [Float](repeating: 0, count: cob * cin * k * k * t.r)
+            for co in 0..<cout {
+                for ci in 0..<cin {
+                    for tap in 0..<(k * k) {
+                        blocked[(((co / t.r) * cin + ci) * k * k + tap) * t.r + co % t.r] = wt[(co * cin + ci) * k * k + tap]
+                    }
                 }
             }
+            return (blocked, b + [Float](repeating: 0, count: cob * t.r - cout))
         }
-        let wexpr = pack(blocked)
-        let bexpr = pack(b + [Float](repeating: 0, count: cob * t.r - cout))
 
         let pw = conv.pw, plane = conv.pw * conv.rows
         let fields: [String: CustomStringConvertible] = [
@@ -466,20 +479,22 @@ struct Lowering {
         if tiles.insert(gemm).inserted {
             tileCode += Template.render("winograd_gemm.c", ["R": t.r, "NV": t.nv])
         }
-        // Weights [cout][cin][3][3] -> G g G^T in double, rounded once, packed [xi][cout / r][cin][r].
-        let wt = weights.weight(node.parameterName).data, b = weights.bias(node.parameterName).data
-        var packedU = [Float](repeating: 0, count: a * a * cob * cin * t.r)
-        for co in 0..<cout {
-            for ci in 0..<cin {
-                let g = (0..<9).map { Double(wt[(co * cin + ci) * 9 + $0]) }
-                let u = Winograd.transformWeights(g, wm.g)
-                for xi in 0..<(a * a) {
-                    packedU[((xi * cob + co / t.r) * cin + ci) * t.r + co % t.r] = Float(u[xi])
+        let weights = self.weights
+        let (wexpr, bexpr) = packOnce("\(node.parameterName) \(t)") {
+            // Weights [cout][cin][3][3] -> G g G^T in double, rounded once, packed [xi][cout / r][cin][r].
+            let wt = weights.weight(node.parameterName).data, b = weights.bias(node.parameterName).data
+            var packedU = [Float](repeating: 0, count: a * a * cob * cin * t.r)
+            for co in 0..<cout {
+                for ci in 0..<cin {
+                    let g = (0..<9).map { Double(wt[(co * cin + ci) * 9 + $0]) }
+                    let u = Winograd.transformWeights(g, wm.g)
+                    for xi in 0..<(a * a) {
+                        packedU[((xi * cob + co / t.r) * cin + ci) * t.r + co % t.r] = Float(u[xi])
+                    }
                 }
             }
+            return (packedU, b + [Float](repeating: 0, count: cob * t.r - cout))
         }
-        let wexpr = pack(packedU)
-        let bexpr = pack(b + [Float](repeating: 0, count: cob * t.r - cout))
 
         let conv = convPanel(i), plane = conv.pw * conv.rows
         let fields: [String: CustomStringConvertible] = [
