@@ -6,10 +6,9 @@
 // (`lowerBound`). `greedyBySize` is the baseline, the planner of TensorFlow Lite Micro and TVM:
 // largest first, each into the smallest gap that fits. It fragments on U-Net schedules (24%
 // over the bound for a small model at 96x96), so `plan` also tries other orders and, if none
-// reaches the bound, a short search that builds a plan bottom-up and drops any placement that
-// wastes more space at a step than the bound leaves there (at the peak step: none). It keeps
-// the smallest plan, so it is never worse than the baseline. The plan is data; the C
-// generator only reads it.
+// reaches the bound, a short search that builds a plan bottom-up and leaves a branch as soon as
+// what is still to place at some step cannot fit under the bound. It keeps the smallest plan,
+// so it is never worse than the baseline. The plan is data; the C generator only reads it.
 
 /// A buffer to place: `bytes` live from step `first` to step `last`, both included.
 public struct BufferRequest: Equatable, Sendable {
@@ -58,18 +57,18 @@ public enum MemoryPlanner {
     /// none of those reaches the lower bound, a bounded search for a plan that does. Ties go to
     /// the earlier strategy, so a plan no better than the baseline is the baseline's.
     public static func plan(_ buffers: [BufferRequest]) -> MemoryPlan {
-        let bound = lowerBound(buffers), live = live(buffers)
+        let perStep = live(buffers), bound = perStep.max() ?? 0
         let orders: [(String, (BufferRequest) -> (Int, Int))] = [
             ("longest-lived", { ($0.first - $0.last, -$0.bytes) }),
             ("largest-area", { (($0.first - $0.last - 1) * aligned($0.bytes), 0) }),
-            ("greedy-by-breadth", { (-live[$0.first...$0.last].max()!, -$0.bytes) }),
+            ("greedy-by-breadth", { (-perStep[$0.first...$0.last].max()!, -$0.bytes) }),   // busiest step first
         ]
         var best = greedyBySize(buffers)
         for (name, key) in orders where best.arenaBytes > bound {
             let next = bestFit(buffers, order: order(buffers.map(key)), strategy: name)
             if next.arenaBytes < best.arenaBytes { best = next }
         }
-        if best.arenaBytes > bound, let offsets = search(buffers, bound: bound, budget: 50_000) {
+        if best.arenaBytes > bound, let offsets = search(buffers, bound: bound, budget: 100_000) {
             best = MemoryPlan(buffers: buffers, offsets: offsets, arenaBytes: bound, lowerBound: bound,
                               naiveBytes: best.naiveBytes, strategy: "search")
         }
@@ -117,8 +116,8 @@ public enum MemoryPlanner {
     /// placing its buffers in order of (offset, rank), each on top of those placed over its
     /// lifetime; so the search places one buffer at a time, never before the last in that order,
     /// the lowest first, ranked by last step (the latest freed at the bottom) then first step.
-    /// A buffer may go only where all still to place at each of its steps fits above it: space
-    /// left below it is lost, and the peak step has none to lose.
+    /// The rest go above it, so a buffer may go only where all still to place at the busiest step
+    /// fits above it.
     static func search(_ buffers: [BufferRequest], bound: Int, budget: Int) -> [Int]? {
         let size = buffers.map { aligned($0.bytes) }
         var rank = [Int](repeating: 0, count: buffers.count)
@@ -128,10 +127,6 @@ public enum MemoryPlanner {
         var floor = [Int](repeating: 0, count: buffers.count)   // per buffer: top of those placed under it
         var offsets = [Int](repeating: -1, count: buffers.count)
         func lower(_ a: Int, _ b: Int) -> Bool { floor[a] != floor[b] ? floor[a] < floor[b] : rank[a] < rank[b] }
-        func fits(_ i: Int) -> Bool {
-            for t in buffers[i].first...buffers[i].last where floor[i] + need[t] > bound { return false }
-            return true
-        }
         func place(_ i: Int) {
             offsets[i] = floor[i]
             for t in buffers[i].first...buffers[i].last { need[t] -= size[i] }
@@ -144,10 +139,11 @@ public enum MemoryPlanner {
             if left == 0 { return true }
             guard work < budget else { return false }
             work += left
+            let most = need.max()!
             var candidates: [Int] = []
             for i in buffers.indices where offsets[i] < 0 {
                 if floor[i] + size[i] > bound { return false }
-                if last.map({ lower($0, i) }) ?? true, fits(i) { candidates.append(i) }
+                if floor[i] + most <= bound, last.map({ lower($0, i) }) ?? true { candidates.append(i) }
             }
             for cost in candidates.indices {
                 if cost > allowance { cut = true; break }
