@@ -1,8 +1,7 @@
 // The memory planner: lifetimes in, offsets into one arena out.
 //
-// Analyse (`requests`): every tensor the generated C must hold gets a buffer live from the
-// step that writes it to the last step that reads it, a read through a view counting as a
-// read of the view's source. Plan: no plan can use less than the most bytes live at one step
+// Analyse (`Schedule.requests`, reached here as `requests`): every tensor the generated C must
+// hold gets a buffer live from the step that writes it to the last step that reads it. Plan: no plan can use less than the most bytes live at one step
 // (`lowerBound`). `greedyBySize` is the baseline, the planner of TensorFlow Lite Micro and TVM:
 // largest first, each into the smallest gap that fits. It fragments on U-Net schedules (24%
 // over the bound for a small model at 96x96), so `plan` also tries other orders and, if none
@@ -164,24 +163,9 @@ public enum MemoryPlanner {
         return nil
     }
 
-    /// The buffers `graph` needs when run in node order: one per node that the C materialises
-    /// (not the input, the output, views, or the node the output reads, which writes straight
-    /// into the caller's output), plus `scratch(i)` bytes live during step i alone.
+    /// The buffers `graph` needs: see `Schedule.requests`, which owns the lifetimes.
     public static func requests(for graph: Graph, scratch: (Int) -> Int = { _ in 0 }) -> [BufferRequest] {
-        let users = graph.users()
-        let outputSource = graph.nodes[graph.outputIndex].inputs[0]
-        // Last step that reads node i, looking through views.
-        func lastRead(_ i: Int) -> Int {
-            users[i].map { graph.nodes[$0].op.isView ? lastRead($0) : $0 }.max() ?? i
-        }
-        var out: [BufferRequest] = []
-        for (i, node) in graph.nodes.enumerated() {
-            let s = scratch(i)
-            if s > 0 { out.append(BufferRequest(name: "\(node.name).scratch", bytes: s, first: i, last: i)) }
-            if node.op == .input || node.op == .output || node.op.isView || i == outputSource { continue }
-            out.append(BufferRequest(name: node.name, bytes: node.shape.bytes, first: i, last: lastRead(i)))
-        }
-        return out
+        Schedule(graph).requests(scratch: scratch)
     }
 
     /// Whether any two buffers that live at the same time share a byte.
