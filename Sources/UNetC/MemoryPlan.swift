@@ -1,13 +1,14 @@
 // The memory planner: lifetimes in, offsets into one arena out.
 //
 // Analyse (`Schedule.requests`, reached here as `requests`): every tensor the generated C must
-// hold gets a buffer live from the step that writes it to the last step that reads it.
-// Plan: no plan can use less than the most bytes live at one step (`lowerBound`).
-// `greedyBySize` is the baseline, the planner of TensorFlow Lite Micro and TVM: largest first, each into the smallest gap that fits. It fragments on U-Net schedules (24%
-// over the bound for a small model at 96x96), so `plan` also tries other orders and, if none
-// reaches the bound, a short search that builds a plan bottom-up and leaves a branch as soon as
-// what is still to place at some step cannot fit under the bound. It keeps the smallest plan,
-// so it is never worse than the baseline. The plan is data; the C generator only reads it.
+// hold gets a buffer live from the step that writes it to the last step that reads it. Plan:
+// no plan can use less than the most bytes live at one step (`lowerBound`). `greedyBySize` is
+// the baseline, the planner of TensorFlow Lite Micro and TVM: largest first, each into the
+// smallest gap that fits. It fragments on U-Net schedules (24% over the bound for a small
+// model at 96x96), so `plan` also tries other orders and, if none reaches the bound, a short
+// search that builds a plan bottom-up and leaves a branch as soon as what is still to place at
+// some step cannot fit under the bound. It keeps the smallest plan, so it is never worse than
+// the baseline. The plan is data; the C generator only reads it.
 
 /// A buffer to place: `bytes` live from step `first` to step `last`, both included.
 public struct BufferRequest: Equatable, Sendable {
