@@ -15,20 +15,43 @@ struct Inspect: ParsableCommand {
     @Flag(help: "Print the memory plan of --memory-mode (every buffer with its bytes, first and last use, offset; the totals), then the arena of both modes beside the greedy-by-size baseline and the lower bounds.")
     var memory = false
 
-    @Flag(help: "With --memory: as JSON.")
+    @Flag(help: "Print each conv's tiling and algorithm (the tuning file's where it has one, else the defaults): the starting point for a hand-written tuning file.")
+    var tiling = false
+
+    @Flag(help: "With --memory: the plan as JSON. With --tiling: a tuning file that `generate --tuning` reads.")
     var json = false
 
     func validate() throws {
         if let name = dumpAfter, name != "all", Pipeline.pass(named: name) == nil {
             throw ValidationError("no pass named '\(name)'; the passes are \(Pipeline.minimumMemory.map(\.name).joined(separator: ", ")) (the last \(Pipeline.memory.count) with --memory-mode min)")
         }
-        if json && !memory { throw ValidationError("--json goes with --memory") }
+        if json && !memory && !tiling { throw ValidationError("--json goes with --memory or --tiling") }
+        if memory && tiling { throw ValidationError("--memory and --tiling print different reports: give one") }
     }
 
     func run() throws {
         let weights = try model.load()
         let (h, w) = try model.size()
         let graph = try weights.config.build(batch: model.batch, height: h, width: w)
+        if tiling {
+            let input = Shape(n: model.batch, c: weights.config.inChannels, h: h, w: w)
+            let options = try codegen.generatorOptions(source: model.weights, input: input)
+            let program = try Generator.generate(weights, batch: model.batch, height: h, width: w, options: options)
+            let layers = program.graph.nodes.filter { program.tilings[$0.name] != nil }
+            if json {
+                var file = TuningFile(machine: TuningFile.thisMachine(), compiler: "", flags: [],
+                                      vectorWidth: codegen.vectorWidth, tiling: program.tilings)
+                file.input = "\(input)"
+                file.model = "\(weights.config)"
+                print(try file.json(), terminator: "")
+            } else {
+                let width = layers.map(\.name.count).max() ?? 0
+                for node in layers {
+                    print(node.name.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + program.tilings[node.name]!.description)
+                }
+            }
+            return
+        }
         if memory {
             var options = try codegen.generatorOptions(source: model.weights)
             var plans: [MemoryMode: MemoryPlan] = [:]

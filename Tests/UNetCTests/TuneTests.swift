@@ -272,6 +272,31 @@ final class TuneTests: XCTestCase {
         XCTAssertEqual(file.mismatches(vectorWidth: 8, input: Shape(n: 1, c: 3, h: 8, w: 8)).count, 1)   // the machine
     }
 
+    /// `inspect --tiling --json` writes the tilings a program used as a tuning file: read back,
+    /// it generates the same unet.c, so a user can start a hand-tuned file from it.
+    func testProgramTilingsRoundTripThroughATuningFile() throws {
+        let f = try Fixture.load("tiny")
+        for algorithm in [AlgorithmChoice.direct, .auto] {
+            var options = GeneratorOptions()
+            options.algorithm = algorithm
+            let program = try Generator.generate(f.weights, batch: 1, height: 32, width: 32, options: options)
+            XCTAssertEqual(Set(program.tilings.keys), Set(program.graph.nodes.filter {
+                if case .conv = $0.op { return true }
+                if case .convTranspose = $0.op { return true }
+                return false
+            }.map(\.name)))
+            let text = try TuningFile(machine: TuningFile.thisMachine(), compiler: "", flags: [], vectorWidth: 16,
+                                      tiling: program.tilings).json()
+            let path = try makeTemporaryDirectory(self) + "/tiling.json"
+            try Array(text.utf8).write(to: path)
+            options.algorithm = .direct   // the file, not the option, decides
+            options.tiling = try TuningFile.read(path: path).tiling
+            let again = try Generator.generate(f.weights, batch: 1, height: 32, width: 32, options: options)
+            XCTAssertEqual(again.kernels + again.entry, program.kernels + program.entry, "\(algorithm)")
+            XCTAssertEqual(again.weights, program.weights)
+        }
+    }
+
     func testCacheMergesAndRejectsOtherFiles() throws {
         let dir = try makeTemporaryDirectory(self)
         let path = dir + "/c.json"

@@ -39,10 +39,15 @@ public struct TuningFile: Codable, Sendable {
         return file
     }
 
-    public func write(path: String) throws {
+    /// The file's text: sorted keys, one field per line, a final newline.
+    public func json() throws -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try writeFileAtomically(Array(try encoder.encode(self)) + [10], to: path)
+        return String(decoding: try encoder.encode(self), as: UTF8.self) + "\n"
+    }
+
+    public func write(path: String) throws {
+        try writeFileAtomically(Array(try json().utf8), to: path)
     }
 
     /// What differs between this file's machine and this one.
