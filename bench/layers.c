@@ -1,0 +1,83 @@
+/* layers.c: per-layer timing harness for the C that `unetc generate` writes.
+ *
+ *   /usr/bin/clang-14 -O3 -march=native -fopenmp -I GEN_DIR layers.c -o l   (GEN_DIR/unet.c is
+ *   included here, with UNET_TRACE stamping the clock after every layer)
+ *   ./l [N]
+ *
+ * Runs unet_run on a deterministic pseudo-random input once as warm-up, then N (default 10)
+ * timed runs. Prints one line per layer: "NAME MEDIAN_NS", the median over the runs of the time
+ * from the end of the layer before (the start of unet_run for the first) to the end of this
+ * one, then "total MEDIAN_NS". The speed schedule runs each layer in its own parallel region,
+ * so the stamps fall between layers; with --memory-mode min a group's stamps all come at its
+ * end and the group's time goes to its last layer.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define MAX_LAYERS 1024
+static const char *names[MAX_LAYERS];
+static long long stamps[MAX_LAYERS];
+static size_t count;
+
+static long long now_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (long long)t.tv_sec * 1000000000LL + t.tv_nsec;
+}
+
+static void trace(const char *name, const float *data, size_t n)
+{
+    (void)data; (void)n;
+    if (count < MAX_LAYERS) { names[count] = name; stamps[count++] = now_ns(); }
+}
+
+#define UNET_TRACE(name, data, n) trace(name, data, n)
+#include "unet.c"
+
+static int cmp_ll(const void *a, const void *b)
+{
+    long long x = *(const long long *)a, y = *(const long long *)b;
+    return (x > y) - (x < y);
+}
+
+int main(int argc, char **argv)
+{
+    int runs = argc > 1 ? atoi(argv[1]) : 10, r;
+    size_t in_count = (size_t)UNET_BATCH * UNET_IN_CHANNELS * UNET_IN_HEIGHT * UNET_IN_WIDTH;
+    size_t out_count = (size_t)UNET_BATCH * UNET_OUT_CHANNELS * UNET_OUT_HEIGHT * UNET_OUT_WIDTH;
+    float *input = malloc(in_count * sizeof(float)), *output = malloc(out_count * sizeof(float));
+    long long *times, *column;
+    size_t layers = 0, i;
+    uint64_t s = 0x9E3779B97F4A7C15ull;
+    if (runs < 1) runs = 1;
+    if (input == NULL || output == NULL) { fprintf(stderr, "layers: out of memory\n"); return 1; }
+    for (i = 0; i < in_count; i++) { /* xorshift64*, uniform in [0, 1), as harness.c */
+        s ^= s >> 12; s ^= s << 25; s ^= s >> 27;
+        input[i] = (float)((s * 0x2545F4914F6CDD1Dull) >> 40) * (1.0f / 16777216.0f);
+    }
+    if (unet_run(input, output, NULL) != 0) { fprintf(stderr, "layers: unet_run failed\n"); return 2; }
+    layers = count;
+    times = malloc(sizeof(long long) * (layers + 1) * (size_t)runs);
+    column = malloc(sizeof(long long) * (size_t)runs);
+    if (times == NULL || column == NULL) { fprintf(stderr, "layers: out of memory\n"); return 1; }
+    for (r = 0; r < runs; r++) {
+        long long start;
+        count = 0;
+        start = now_ns();
+        if (unet_run(input, output, NULL) != 0) { fprintf(stderr, "layers: unet_run failed\n"); return 2; }
+        if (count != layers) { fprintf(stderr, "layers: %zu stamps, then %zu\n", layers, count); return 2; }
+        for (i = 0; i < layers; i++) times[(size_t)r * (layers + 1) + i] = stamps[i] - (i ? stamps[i - 1] : start);
+        times[(size_t)r * (layers + 1) + layers] = stamps[layers - 1] - start;
+    }
+    for (i = 0; i <= layers; i++) {
+        for (r = 0; r < runs; r++) column[r] = times[(size_t)r * (layers + 1) + i];
+        qsort(column, (size_t)runs, sizeof(long long), cmp_ll);
+        printf("%s %lld\n", i < layers ? names[i] : "total", column[runs / 2]);
+    }
+    return 0;
+}
