@@ -22,15 +22,30 @@ static void unet_convT_tile_{{R}}x{{NV}}(const float *p, size_t cin, size_t plan
                 for (v = 0; v < {{NV}}; v++) acc[q][r][v] += wr * x[v];
             }
     }
-    /* Constant bounds, so acc stays in registers: a runtime index would put it in memory. */
+    /* Constant bounds, so acc stays in registers: a runtime index would put it in memory. The
+     * two columns of a row of taps interleave into two whole vectors of output (where the
+     * compiler can, and the tile is not cut by the right edge); else lane by lane. */
     for (r = 0; r < {{R}}; r++)
-        for (q = 0; q < 4; q++)
+        for (q = 0; q < 4; q += 2)
             for (v = 0; v < {{NV}}; v++) {
-                float t[UNET_V];
-                float *o = out + r * out_plane + (q / 2) * out_w + 2 * v * UNET_V + q % 2;
-                size_t n = cols - v * UNET_V < UNET_V ? cols - v * UNET_V : UNET_V;
-                UNET_STORE(t, acc[q][r][v]);
-                if (r < chans && v * UNET_V < cols && (mask >> (q / 2) & 1))
-                    for (i = 0; i < n; i++) o[2 * i] = t[i];
+                float *o = out + r * out_plane + (q / 2) * out_w + 2 * v * UNET_V;
+                if (!(r < chans && v * UNET_V < cols && (mask >> (q / 2) & 1))) continue;
+#ifdef UNET_HAVE_ZIP
+                if (cols - v * UNET_V >= UNET_V) {
+                    UNET_STORE(o, UNET_ZIP_LO(acc[q][r][v], acc[q + 1][r][v]));
+                    UNET_STORE(o + UNET_V, UNET_ZIP_HI(acc[q][r][v], acc[q + 1][r][v]));
+                    continue;
+                }
+#endif
+                {
+                    float t0[UNET_V], t1[UNET_V];
+                    size_t n = cols - v * UNET_V < UNET_V ? cols - v * UNET_V : UNET_V;
+                    UNET_STORE(t0, acc[q][r][v]);
+                    UNET_STORE(t1, acc[q + 1][r][v]);
+                    for (i = 0; i < n; i++) {
+                        o[2 * i] = t0[i];
+                        o[2 * i + 1] = t1[i];
+                    }
+                }
             }
 }

@@ -38,6 +38,17 @@ typedef float unet_vfu __attribute__((vector_size({{VBYTES}}), aligned(4), may_a
 /* max(v, 0) lane by lane, keeping NaN as PyTorch does (NaN != NaN keeps its lane). */
 #define UNET_RELU(v) ((unet_vf)((unet_vi)(v) & (unet_vi)(((v) > UNET_SPLAT(0.0f)) | ((v) != (v)))))
 
+/* The lanes of a and b interleaved, a0 b0 a1 b1 ...: from their first halves (LO) or their
+ * second (HI). Where the compiler has __builtin_shufflevector (clang; gcc from 12) and vectors
+ * have two lanes or more; UNET_HAVE_ZIP says so. */
+#if defined(__has_builtin) && {{ZIP}}
+#if __has_builtin(__builtin_shufflevector)
+#define UNET_HAVE_ZIP 1
+#define UNET_ZIP_LO(a, b) __builtin_shufflevector(a, b, {{ZIP_LO}})
+#define UNET_ZIP_HI(a, b) __builtin_shufflevector(a, b, {{ZIP_HI}})
+#endif
+#endif
+
 /* Larger of a and b; a NaN wins, as in PyTorch's max pooling. */
 static float unet_max(float a, float b) { return (b > a || b != b) ? b : a; }
 

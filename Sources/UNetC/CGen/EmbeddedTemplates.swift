@@ -209,16 +209,31 @@ static void unet_convT_tile_{{R}}x{{NV}}(const float *p, size_t cin, size_t plan
                 for (v = 0; v < {{NV}}; v++) acc[q][r][v] += wr * x[v];
             }
     }
-    /* Constant bounds, so acc stays in registers: a runtime index would put it in memory. */
+    /* Constant bounds, so acc stays in registers: a runtime index would put it in memory. The
+     * two columns of a row of taps interleave into two whole vectors of output (where the
+     * compiler can, and the tile is not cut by the right edge); else lane by lane. */
     for (r = 0; r < {{R}}; r++)
-        for (q = 0; q < 4; q++)
+        for (q = 0; q < 4; q += 2)
             for (v = 0; v < {{NV}}; v++) {
-                float t[UNET_V];
-                float *o = out + r * out_plane + (q / 2) * out_w + 2 * v * UNET_V + q % 2;
-                size_t n = cols - v * UNET_V < UNET_V ? cols - v * UNET_V : UNET_V;
-                UNET_STORE(t, acc[q][r][v]);
-                if (r < chans && v * UNET_V < cols && (mask >> (q / 2) & 1))
-                    for (i = 0; i < n; i++) o[2 * i] = t[i];
+                float *o = out + r * out_plane + (q / 2) * out_w + 2 * v * UNET_V;
+                if (!(r < chans && v * UNET_V < cols && (mask >> (q / 2) & 1))) continue;
+#ifdef UNET_HAVE_ZIP
+                if (cols - v * UNET_V >= UNET_V) {
+                    UNET_STORE(o, UNET_ZIP_LO(acc[q][r][v], acc[q + 1][r][v]));
+                    UNET_STORE(o + UNET_V, UNET_ZIP_HI(acc[q][r][v], acc[q + 1][r][v]));
+                    continue;
+                }
+#endif
+                {
+                    float t0[UNET_V], t1[UNET_V];
+                    size_t n = cols - v * UNET_V < UNET_V ? cols - v * UNET_V : UNET_V;
+                    UNET_STORE(t0, acc[q][r][v]);
+                    UNET_STORE(t1, acc[q + 1][r][v]);
+                    for (i = 0; i < n; i++) {
+                        o[2 * i] = t0[i];
+                        o[2 * i + 1] = t1[i];
+                    }
+                }
             }
 }
 
@@ -387,6 +402,17 @@ typedef float unet_vfu __attribute__((vector_size({{VBYTES}}), aligned(4), may_a
 #define UNET_SPLAT(x) ((x) - (unet_vf){0})
 /* max(v, 0) lane by lane, keeping NaN as PyTorch does (NaN != NaN keeps its lane). */
 #define UNET_RELU(v) ((unet_vf)((unet_vi)(v) & (unet_vi)(((v) > UNET_SPLAT(0.0f)) | ((v) != (v)))))
+
+/* The lanes of a and b interleaved, a0 b0 a1 b1 ...: from their first halves (LO) or their
+ * second (HI). Where the compiler has __builtin_shufflevector (clang; gcc from 12) and vectors
+ * have two lanes or more; UNET_HAVE_ZIP says so. */
+#if defined(__has_builtin) && {{ZIP}}
+#if __has_builtin(__builtin_shufflevector)
+#define UNET_HAVE_ZIP 1
+#define UNET_ZIP_LO(a, b) __builtin_shufflevector(a, b, {{ZIP_LO}})
+#define UNET_ZIP_HI(a, b) __builtin_shufflevector(a, b, {{ZIP_HI}})
+#endif
+#endif
 
 /* Larger of a and b; a NaN wins, as in PyTorch's max pooling. */
 static float unet_max(float a, float b) { return (b > a || b != b) ? b : a; }

@@ -368,7 +368,9 @@ struct Lowering {
         let prelude = Template.render("prelude.c", common.merging([
             "SOURCE": options.sourceName, "FLOPS": flops, "ARENA_BYTES": plan.arenaBytes,
             "LOWER_BOUND": plan.lowerBound, "WEIGHT_BYTES": packed.count * 4,
-            "V": v, "VBYTES": v * 4,
+            "V": v, "VBYTES": v * 4, "ZIP": v == 1 ? "0" : "1",
+            "ZIP_LO": (0..<v / 2).map { "\($0), \($0 + v)" }.joined(separator: ", "),
+            "ZIP_HI": (v / 2..<v).map { "\($0), \($0 + v)" }.joined(separator: ", "),
             "WEIGHTS_DECL": options.externalWeights
                 ? Template.render("weights_external.c", ["WEIGHT_BYTES": packed.count * 4])
                 : Template.render("weights_embedded.c", ["WEIGHT_BYTES": packed.count * 4,
