@@ -7,9 +7,10 @@
 For each size and algorithm: `unetc generate` (speed schedule), then layers.c compiled around
 the unet.c (UNET_TRACE stamps the clock after every layer). Per thread count, `--rounds`
 processes per variant, interleaved, each one warm-up and `--runs` timed runs; a layer's time is
-the median over all of them. The peak is peak.c's, the better of the start and the end of the
-run. Prints, per size x threads x algorithm, each kind's GFLOP (2 per multiply-add), ms,
-GFLOP/s and % of peak:
+the median over them. The machine is shared and its speed drifts by a few per cent, so peak.c
+runs before every process and each one's GFLOP/s is divided by that peak: "% of peak" is the
+median of those ratios. Prints, per size x threads x algorithm, each kind's GFLOP (2 per
+multiply-add), ms, GFLOP/s and % of peak:
 
   conv3x3       every 3x3 conv
   conv3x3 Cin>3 the same without the first (3 input channels: too little work per tap to
@@ -29,7 +30,7 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from bench import CFLAGS, ensure_weights, log, measure_peak, parse_sizes, pick_cc, run_cmd  # noqa: E402
+from bench import CFLAGS, ensure_weights, log, parse_sizes, pick_cc, run_cmd  # noqa: E402
 from export_onnx import layer_plan, model_config, read_safetensors  # noqa: E402
 
 
@@ -98,64 +99,73 @@ def main(argv=None):
     unetc = os.path.abspath(a.unetc)
     weights, _ = ensure_weights(a, unetc, a.workdir)
     cfg = model_config(*read_safetensors(weights))
-    peak_start = measure_peak(cc, a.workdir, max(threads))
+    peak_exe = os.path.join(a.workdir, "peak")
+    ok, _, out = run_cmd([cc] + CFLAGS + [os.path.join(HERE, "peak.c"), "-o", peak_exe], what="compile peak.c")
+    if not ok:
+        sys.exit(f"layers.py: peak.c failed to compile:\n{out}")
 
-    results = []  # (size, threads, alg, {name: ns})
+    def peak_now(t):
+        p = subprocess.run([peak_exe, str(t), "0.1"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                           text=True, timeout=120)
+        return float(p.stdout.splitlines()[t - 1].split("gflops=")[1].split()[0])
+
+    # (size, threads, algorithm) -> list of (peak, {layer: ns}) over the rounds, layer names in order
+    runs, names, plans = {}, {}, {}
     for (h, w) in parse_sizes(a.sizes):
         size_dir = os.path.join(a.workdir, f"{a.batch}x{h}x{w}")
         os.makedirs(size_dir, exist_ok=True)
-        plan = {l["name"]: l for l in layer_plan(cfg, a.batch, h, w)}
+        plans[(h, w)] = {l["name"]: l for l in layer_plan(cfg, a.batch, h, w)}
         exes = {alg: build(a, cc, unetc, weights, h, w, alg, size_dir) for alg in algorithms}
         for t in threads:
-            samples = {alg: [] for alg in algorithms}
             for r in range(a.rounds):
-                order = algorithms if r % 2 == 0 else algorithms[::-1]
-                for alg in order:
-                    samples[alg].append(run_once(exes[alg], t, a.runs))
-                    log(f"{h}x{w} {t} thr {alg} round {r + 1}: {samples[alg][-1][-1][1] / 1e6:.1f} ms")
-            for alg in algorithms:
-                names = [n for n, _ in samples[alg][0]]
-                med = {n: statistics.median(s[i][1] for s in samples[alg]) for i, n in enumerate(names)}
-                results.append(((h, w), t, alg, names, med, plan))
-    peak_end = measure_peak(cc, a.workdir, max(threads))
-    peak = {t: max(peak_start.get(t, 0), peak_end.get(t, 0)) for t in threads}
+                for alg in (algorithms if r % 2 == 0 else algorithms[::-1]):
+                    peak = peak_now(t)
+                    times = run_once(exes[alg], t, a.runs)
+                    names[((h, w), t, alg)] = [n for n, _ in times]
+                    runs.setdefault(((h, w), t, alg), []).append((peak, dict(times)))
+                    log(f"{h}x{w} {t} thr {alg} round {r + 1}: {times[-1][1] / 1e6:.1f} ms, peak {peak:.0f}")
 
-    print(f"Peak (peak.c, best of start/end): " + ", ".join(f"{t} thread{'s' if t > 1 else ''} "
-                                                             f"{peak[t]:.0f} GFLOP/s" for t in threads))
+    def rows(key, groups):
+        """(label, GFLOP, median ms, GFLOP/s at the median, median % of the round's peak)."""
+        out = []
+        for label, members in groups:
+            plan = plans[key[0]]
+            flops = sum(2 * l["macs"] for l in plan.values()) if members == ["total"] else \
+                sum(2 * plan[n]["macs"] for n in members if n in plan)
+            ns = [sum(times[n] for n in members) for _, times in runs[key]]
+            pct = [100 * flops / x / peak for (peak, _), x in zip(runs[key], ns)]
+            med = statistics.median(ns)
+            out.append((label, flops, med, flops / med, statistics.median(pct) if flops else None))
+        return out
+
+    peaks = [p for key in runs for p, _ in runs[key]]
+    print(f"peak.c before each round: {min(peaks):.0f} to {max(peaks):.0f} GFLOP/s "
+          f"({len(peaks)} measurements, 1 and 2 threads mixed)" if len(threads) > 1 else
+          f"peak.c before each round: {min(peaks):.0f} to {max(peaks):.0f} GFLOP/s")
     print()
-    print("| size | threads | algorithm | layers | GFLOP | ms | GFLOP/s | % of peak |")
-    print("|---|---:|---|---|---:|---:|---:|---:|")
-    for (h, w), t, alg, names, med, plan in results:
-        groups = {"conv3x3": [0, 0], "conv3x3 Cin>3": [0, 0], "convT2x2": [0, 0], "other": [0, 0]}
-        for n in names:
-            if n == "total":
-                continue
-            layer = plan.get(n)
-            flops = 2 * layer["macs"] if layer else 0
-            k = kind_of(layer)
-            groups[k][0] += flops
-            groups[k][1] += med[n]
-            if k == "conv3x3" and layer["cin"] > cfg["in_channels"]:
-                groups["conv3x3 Cin>3"][0] += flops
-                groups["conv3x3 Cin>3"][1] += med[n]
-        groups["model"] = [sum(2 * l["macs"] for l in plan.values()), med["total"]]
-        for k, (flops, ns) in groups.items():
-            gf = flops / ns if ns else 0
-            pct = f"{100 * gf / peak[t]:.1f}" if flops and peak.get(t) else ""
-            print(f"| {h}x{w} | {t} | {alg} | {k} | {flops / 1e9:.2f} | {ns / 1e6:.1f} | "
-                  f"{gf:.1f} | {pct} |")
+    header = "| size | threads | algorithm | {} | GFLOP | ms | GFLOP/s | % of peak |\n|---|---:|---|---|---:|---:|---:|---:|"
+    print(header.format("layers"))
+    for key in runs:
+        (h, w), t, alg = key
+        layers = [n for n in names[key] if n != "total"]
+        kind = {n: kind_of(plans[key[0]].get(n)) for n in layers}
+        conv3 = [n for n in layers if kind[n] == "conv3x3"]
+        groups = [("conv3x3", conv3),
+                  ("conv3x3 Cin>3", [n for n in conv3 if plans[key[0]][n]["cin"] > cfg["in_channels"]]),
+                  ("convT2x2", [n for n in layers if kind[n] == "convT2x2"]),
+                  ("other", [n for n in layers if kind[n] == "other"]),
+                  ("model", ["total"])]
+        for label, flops, ns, gf, pct in rows(key, groups):
+            print(f"| {h}x{w} | {t} | {alg} | {label} | {flops / 1e9:.2f} | {ns / 1e6:.1f} | {gf:.1f} | "
+                  f"{'' if pct is None else f'{pct:.1f}'} |")
     if a.layers:
         print()
-        print("| size | threads | algorithm | layer | GFLOP | ms | GFLOP/s | % of peak |")
-        print("|---|---:|---|---|---:|---:|---:|---:|")
-        for (h, w), t, alg, names, med, plan in results:
-            for n in names:
-                layer = plan.get(n)
-                flops = 2 * layer["macs"] if layer else 0
-                gf = flops / med[n] if med[n] else 0
-                pct = f"{100 * gf / peak[t]:.1f}" if flops and peak.get(t) else ""
-                print(f"| {h}x{w} | {t} | {alg} | {n} | {flops / 1e9:.3f} | {med[n] / 1e6:.2f} | "
-                      f"{gf:.1f} | {pct} |")
+        print(header.format("layer"))
+        for key in runs:
+            (h, w), t, alg = key
+            for label, flops, ns, gf, pct in rows(key, [(n, [n]) for n in names[key] if n != "total"]):
+                print(f"| {h}x{w} | {t} | {alg} | {label} | {flops / 1e9:.3f} | {ns / 1e6:.2f} | {gf:.1f} | "
+                      f"{'' if pct is None else f'{pct:.1f}'} |")
 
 
 if __name__ == "__main__":
