@@ -324,10 +324,9 @@ extension SafeTensors {
     }
 }
 
-/// Writes `bytes` to a temporary file in the same directory as `path`, then renames it over `path`
-/// (no fsync). Never leaves a half-written target: on error the target is untouched and the
-/// temporary file removed. Errors name the path and the OS reason.
-public func writeFileAtomically(_ bytes: [UInt8], to path: String) throws {
+/// Creates an empty temporary file beside `path` (same directory, unique name); returns its
+/// name and an open descriptor. Errors name the path and the OS reason.
+private func createTemporary(beside path: String) throws -> (name: String, fd: Int32) {
     let slash = path.lastIndex(of: "/")
     let directory = slash.map { String(path[...$0]) } ?? ""
     let base = slash.map { String(path[path.index(after: $0)...]) } ?? path
@@ -344,6 +343,22 @@ public func writeFileAtomically(_ bytes: [UInt8], to path: String) throws {
         let dir = directory.isEmpty ? "." : directory
         throw SafeTensors.osError(path, "cannot create a temporary file in directory '\(dir)'")
     }
+    return (temp, fd)
+}
+
+/// Throws the error `writeFileAtomically(_:to:)` would for a directory that is missing or not
+/// writable, without touching `path`: for commands that work a long time before they write.
+public func checkCanWrite(_ path: String) throws {
+    let (temp, fd) = try createTemporary(beside: path)
+    close(fd)
+    unlink(temp)
+}
+
+/// Writes `bytes` to a temporary file in the same directory as `path`, then renames it over `path`
+/// (no fsync). Never leaves a half-written target: on error the target is untouched and the
+/// temporary file removed. Errors name the path and the OS reason.
+public func writeFileAtomically(_ bytes: [UInt8], to path: String) throws {
+    let (temp, fd) = try createTemporary(beside: path)
     var written = 0
     var failure: SafeTensorsError?
     while written < bytes.count {

@@ -69,6 +69,7 @@ struct Tune: ParsableCommand {
     }
 
     func run() throws {
+        try checkCanWrite(output)   // now, not after a search that may take an hour
         let weights = try model.load()
         let (h, w) = try model.size()
         var options = TuneOptions()

@@ -235,6 +235,13 @@ final class SafeTensorsTests: XCTestCase {
         }
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted(), ["blocker", "out.safetensors"])
         XCTAssertThrowsError(try writeFileAtomically([], to: dir.path + "/"))
+
+        // The same check ahead of time (unetc tune, before its search): nothing left behind.
+        XCTAssertNoThrow(try checkCanWrite(target))
+        XCTAssertThrowsError(try checkCanWrite(missing)) { error in
+            XCTAssertEqual((error as? SafeTensorsError)?.message.contains("No such file or directory"), true, "\(error)")
+        }
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted(), ["blocker", "out.safetensors"])
     }
 
     // MARK: Robustness
