@@ -2,7 +2,7 @@
 SWIFT ?= swift
 CONFIG ?= release
 
-.PHONY: all build test templates bench demo deps sanitize examples clean
+.PHONY: all build test templates bench profile demo deps sanitize examples clean
 
 all: build
 
@@ -50,6 +50,12 @@ bench/.venv/bin/python: bench/requirements.txt
 
 bench: build bench/.venv/bin/python
 	bench/.venv/bin/python bench/bench.py --unetc .build/$(CONFIG)/unetc $(BENCH_ARGS)
+
+# Where the time goes: GFLOP/s and % of the FMA peak of the 3x3 convs, the transposed convs,
+# every layer (bench/layers.py).
+PROFILE_ARGS ?= --sizes 256 --threads 1,2 --algorithms direct,auto --layers
+profile: build bench/.venv/bin/python
+	bench/.venv/bin/python bench/layers.py --unetc .build/$(CONFIG)/unetc $(PROFILE_ARGS)
 
 # The examples: segment an image, embedded sizes, round trip from PyTorch (Examples/README.md).
 examples: build
