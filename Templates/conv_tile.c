@@ -7,11 +7,12 @@
  * [ci][ky][kx][{{R}}]. Starts from `bias`, or where that is NULL from the partial sums `out`
  * holds (the earlier chunks'), so a chunked sum is the same FMAs in the same order as an
  * unchunked one. Applies ReLU if `relu` (the last chunk). Writes `chans` channels (`out_plane`
- * floats apart) x `rows` rows (`out_w` apart) x `cols` columns. */
-static void unet_conv{{K}}_tile_{{R}}x{{NR}}x{{NV}}(const float *p, size_t cin, size_t plane, size_t pw,
-                                     const float *w, const float *bias, int relu, float *out,
-                                     size_t out_plane, size_t out_w, size_t chans, size_t rows,
-                                     size_t cols)
+ * floats apart) x `rows` rows (`out_w` apart) x `cols` columns. Inlined into each band
+ * function (UNET_TILE), where its strides are constants. */
+UNET_TILE void unet_conv{{K}}_tile_{{R}}x{{NR}}x{{NV}}(const float *p, size_t cin, size_t plane, size_t pw,
+                                        const float *w, const float *bias, int relu, float *out,
+                                        size_t out_plane, size_t out_w, size_t chans, size_t rows,
+                                        size_t cols)
 {
     unet_vf acc[{{R}}][{{NR}}][{{NV}}];
     size_t ci, r, o, v, ky, kx;

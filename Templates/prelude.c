@@ -49,6 +49,18 @@ typedef float unet_vfu __attribute__((vector_size({{VBYTES}}), aligned(4), may_a
 #endif
 #endif
 
+/* How the conv register tiles are defined. Inlined into every band function that calls them:
+ * out of line, clang 14 keeps a tile's accumulators in memory in some unet.c files and not in
+ * others (the classic model's direct path ran 1.8x slower at 96x96), depending on which layers
+ * share the tile. Out of line with -Os (one copy of each tile), or where defined beforehand. */
+#ifndef UNET_TILE
+#if defined(__GNUC__) && !defined(__OPTIMIZE_SIZE__)
+#define UNET_TILE static inline __attribute__((always_inline))
+#else
+#define UNET_TILE static
+#endif
+#endif
+
 /* Larger of a and b; a NaN wins, as in PyTorch's max pooling. */
 static float unet_max(float a, float b) { return (b > a || b != b) ? b : a; }
 

@@ -78,11 +78,12 @@ static void {{FN}}({{PARAMS}}float *out, float *panel)
  * [ci][ky][kx][{{R}}]. Starts from `bias`, or where that is NULL from the partial sums `out`
  * holds (the earlier chunks'), so a chunked sum is the same FMAs in the same order as an
  * unchunked one. Applies ReLU if `relu` (the last chunk). Writes `chans` channels (`out_plane`
- * floats apart) x `rows` rows (`out_w` apart) x `cols` columns. */
-static void unet_conv{{K}}_tile_{{R}}x{{NR}}x{{NV}}(const float *p, size_t cin, size_t plane, size_t pw,
-                                     const float *w, const float *bias, int relu, float *out,
-                                     size_t out_plane, size_t out_w, size_t chans, size_t rows,
-                                     size_t cols)
+ * floats apart) x `rows` rows (`out_w` apart) x `cols` columns. Inlined into each band
+ * function (UNET_TILE), where its strides are constants. */
+UNET_TILE void unet_conv{{K}}_tile_{{R}}x{{NR}}x{{NV}}(const float *p, size_t cin, size_t plane, size_t pw,
+                                        const float *w, const float *bias, int relu, float *out,
+                                        size_t out_plane, size_t out_w, size_t chans, size_t rows,
+                                        size_t cols)
 {
     unet_vf acc[{{R}}][{{NR}}][{{NV}}];
     size_t ci, r, o, v, ky, kx;
@@ -411,6 +412,18 @@ typedef float unet_vfu __attribute__((vector_size({{VBYTES}}), aligned(4), may_a
 #define UNET_HAVE_ZIP 1
 #define UNET_ZIP_LO(a, b) __builtin_shufflevector(a, b, {{ZIP_LO}})
 #define UNET_ZIP_HI(a, b) __builtin_shufflevector(a, b, {{ZIP_HI}})
+#endif
+#endif
+
+/* How the conv register tiles are defined. Inlined into every band function that calls them:
+ * out of line, clang 14 keeps a tile's accumulators in memory in some unet.c files and not in
+ * others (the classic model's direct path ran 1.8x slower at 96x96), depending on which layers
+ * share the tile. Out of line with -Os (one copy of each tile), or where defined beforehand. */
+#ifndef UNET_TILE
+#if defined(__GNUC__) && !defined(__OPTIMIZE_SIZE__)
+#define UNET_TILE static inline __attribute__((always_inline))
+#else
+#define UNET_TILE static
 #endif
 #endif
 
