@@ -138,10 +138,10 @@ def main(argv=None):
             out.append((label, flops, med, flops / med, statistics.median(pct) if flops else None))
         return out
 
-    peaks = [p for key in runs for p, _ in runs[key]]
-    print(f"peak.c before each round: {min(peaks):.0f} to {max(peaks):.0f} GFLOP/s "
-          f"({len(peaks)} measurements, 1 and 2 threads mixed)" if len(threads) > 1 else
-          f"peak.c before each round: {min(peaks):.0f} to {max(peaks):.0f} GFLOP/s")
+    for t in threads:
+        peaks = [p for key in runs if key[1] == t for p, _ in runs[key]]
+        print(f"peak.c before each process, {t} thread{'s' if t > 1 else ''}: {min(peaks):.0f} to "
+              f"{max(peaks):.0f} GFLOP/s ({len(peaks)} measurements)")
     print()
     header = "| size | threads | algorithm | {} | GFLOP | ms | GFLOP/s | % of peak |\n|---|---:|---|---|---:|---:|---:|---:|"
     print(header.format("layers"))
