@@ -88,17 +88,28 @@ def pick_cc(requested):
 
 # ---------------------------------------------------------------- peak FLOP/s (peak.c)
 
-def measure_peak(cc, workdir, max_threads):
+def compile_peak(cc, workdir):
+    """Builds peak.c in workdir; returns the executable, or None (logged) if it fails."""
     exe = os.path.join(workdir, "peak")
     ok, _, out = run_cmd([cc] + CFLAGS + [os.path.join(HERE, "peak.c"), "-o", exe],
                          what="compile peak.c")
     if not ok:
         log(f"peak.c failed to compile:\n{out}")
+        return None
+    return exe
+
+
+def run_peak(exe, max_threads, seconds=0.3):
+    """{threads: GFLOP/s} for 1..max_threads, from one run of peak.c."""
+    ok, _, out = run_cmd([exe, str(max_threads), str(seconds)], timeout=120, what="peak")
+    return {int(m.group(1)): float(m.group(2)) for m in re.finditer(r"threads=(\d+) gflops=([\d.]+)", out)}
+
+
+def measure_peak(cc, workdir, max_threads):
+    exe = compile_peak(cc, workdir)
+    if exe is None:
         return {}
-    ok, _, out = run_cmd([exe, str(max_threads), "0.3"], timeout=120, what="peak")
-    peak = {}
-    for m in re.finditer(r"threads=(\d+) gflops=([\d.]+)", out):
-        peak[int(m.group(1))] = float(m.group(2))
+    peak = run_peak(exe, max_threads)
     log("peak GFLOP/s: " + ", ".join(f"{t} thr {g:.1f}" for t, g in sorted(peak.items())))
     return peak
 
@@ -138,6 +149,19 @@ class UnetcVariant:
         return times
 
 
+def generate_command(unetc, weights, h, w, out_dir, variant):
+    """`unetc generate` for a variant: an algorithm, "default", or "ALG+MODE" ("auto+min":
+    --algorithm auto --memory-mode min)."""
+    cmd = [unetc, "generate", "--weights", weights, "--height", str(h), "--width", str(w),
+           "--output-dir", out_dir]
+    algorithm, _, mode = variant.partition("+")
+    if algorithm != "default":
+        cmd += ["--algorithm", algorithm]
+    if mode:
+        cmd += ["--memory-mode", mode]
+    return cmd
+
+
 def unetc_has_algorithm_flag(unetc):
     ok, _, out = run_cmd([unetc, "generate", "--help"], timeout=60, what="probe")
     return "--algorithm" in out
@@ -160,14 +184,9 @@ def build_unetc_variants(a, cc, unetc, weights, h, w, size_dir, has_alg_flag):
             variants.append(UnetcVariant(name, alg, exe, float("nan"), float("nan"), gen_dir))
             continue
         shutil.rmtree(gen_dir, ignore_errors=True)
-        cmd = [unetc, "generate", "--weights", weights, "--height", str(h), "--width", str(w),
-               "--output-dir", gen_dir]
-        algorithm, _, mode = alg.partition("+")   # "auto+min": --algorithm auto --memory-mode min
-        if algorithm != "default" and has_alg_flag:
-            cmd += ["--algorithm", algorithm]
-        if mode:
-            cmd += ["--memory-mode", mode]
-        cmd += shlex.split(a.generate_args)
+        variant = alg if has_alg_flag else "default" + alg[len(alg.partition("+")[0]):]
+        cmd = generate_command(unetc, weights, h, w, gen_dir, variant) \
+            + shlex.split(a.generate_args)
         ok, gen_s, out = run_cmd(cmd, timeout=a.generate_timeout, what=f"generate {name}")
         if not ok:
             log(f"SKIP {name} {h}x{w}: unetc generate failed:\n{out[-3000:]}")

@@ -30,7 +30,8 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from bench import CFLAGS, ensure_weights, log, parse_sizes, pick_cc, run_cmd  # noqa: E402
+from bench import (CFLAGS, compile_peak, ensure_weights, generate_command, log, parse_sizes,  # noqa: E402
+                   pick_cc, run_cmd, run_peak)
 from export_onnx import layer_plan, model_config, read_safetensors  # noqa: E402
 
 
@@ -47,11 +48,7 @@ def kind_of(layer):
 def build(a, cc, unetc, weights, h, w, alg, size_dir):
     gen = os.path.join(size_dir, f"layers_{alg}")
     shutil.rmtree(gen, ignore_errors=True)
-    algorithm, _, mode = alg.partition("+")
-    cmd = [unetc, "generate", "--weights", weights, "--height", str(h), "--width", str(w),
-           "--batch", str(a.batch), "--output-dir", gen, "--algorithm", algorithm]
-    if mode:
-        cmd += ["--memory-mode", mode]
+    cmd = generate_command(unetc, weights, h, w, gen, alg) + ["--batch", str(a.batch)]
     ok, _, out = run_cmd(cmd, timeout=1800, what=f"generate {alg}")
     if not ok:
         sys.exit(f"layers.py: unetc generate failed:\n{out[-3000:]}")
@@ -99,15 +96,9 @@ def main(argv=None):
     unetc = os.path.abspath(a.unetc)
     weights, _ = ensure_weights(a, unetc, a.workdir)
     cfg = model_config(*read_safetensors(weights))
-    peak_exe = os.path.join(a.workdir, "peak")
-    ok, _, out = run_cmd([cc] + CFLAGS + [os.path.join(HERE, "peak.c"), "-o", peak_exe], what="compile peak.c")
-    if not ok:
-        sys.exit(f"layers.py: peak.c failed to compile:\n{out}")
-
-    def peak_now(t):
-        p = subprocess.run([peak_exe, str(t), "0.1"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                           text=True, timeout=120)
-        return float(p.stdout.splitlines()[t - 1].split("gflops=")[1].split()[0])
+    peak_exe = compile_peak(cc, a.workdir)
+    if peak_exe is None:
+        sys.exit("layers.py: peak.c failed to compile")
 
     # (size, threads, algorithm) -> list of (peak, {layer: ns}) over the rounds, layer names in order
     runs, names, plans = {}, {}, {}
@@ -119,7 +110,7 @@ def main(argv=None):
         for t in threads:
             for r in range(a.rounds):
                 for alg in (algorithms if r % 2 == 0 else algorithms[::-1]):
-                    peak = peak_now(t)
+                    peak = run_peak(peak_exe, t, 0.1)[t]
                     times = run_once(exes[alg], t, a.runs)
                     names[((h, w), t, alg)] = [n for n, _ in times]
                     runs.setdefault(((h, w), t, alg), []).append((peak, dict(times)))
