@@ -6,14 +6,20 @@ static void {{FN}}({{PARAMS}}float *out, float *panel)
     UNET_OMP(omp parallel)
     {
         size_t n, y0;
+        UNET_PHASE("{{NODE}}", "start");
         for (n = 0; n < {{N}}; n++) {
             for (y0 = 0; y0 < {{H}}; y0 += {{RB}}) {
                 size_t rows = {{H}} - y0 < {{RB}} ? {{H}} - y0 : {{RB}};
                 size_t groups = (rows + {{NR}} - 1) / {{NR}};
                 ptrdiff_t t;
 {{PACK}}
-                {{FN}}_band(panel, rows, out + (n * {{COUT}} * {{H}} + y0) * {{W}}, {{OUT_PLANE}}, {{W}});
+                UNET_PHASE("{{NODE}}", "pack");
                 UNET_OMP(omp barrier)
+                UNET_PHASE("{{NODE}}", "wait");
+                {{FN}}_band(panel, rows, out + (n * {{COUT}} * {{H}} + y0) * {{W}}, {{OUT_PLANE}}, {{W}});
+                UNET_PHASE("{{NODE}}", "compute");
+                UNET_OMP(omp barrier)
+                UNET_PHASE("{{NODE}}", "wait");
             }
         }
     }

@@ -22,6 +22,14 @@
 #define UNET_TRACE(name, data, count) ((void)0)
 #endif
 
+/* Define UNET_PHASE(name, phase) before compiling to time the phases of the direct convs' band
+ * loops (bench/layers.c does): every thread calls it on entering a conv's parallel region
+ * ("start"), after packing its share of a band's rows ("pack"), after computing its tiles of the
+ * band ("compute"), and after each barrier ("wait"), so each phase lasts from the call before. */
+#ifndef UNET_PHASE
+#define UNET_PHASE(name, phase) ((void)0)
+#endif
+
 /* A vector of UNET_V floats in GNU C vector extensions, which clang and gcc lower to AVX-512,
  * AVX2, NEON or scalar code, whatever the target has. Vectors are never passed to or returned
  * from functions (that ABI depends on the target's flags); the helpers are macros. */

@@ -46,14 +46,20 @@ static void {{FN}}({{PARAMS}}float *out, float *panel)
     UNET_OMP(omp parallel)
     {
         size_t n, y0;
+        UNET_PHASE("{{NODE}}", "start");
         for (n = 0; n < {{N}}; n++) {
             for (y0 = 0; y0 < {{H}}; y0 += {{RB}}) {
                 size_t rows = {{H}} - y0 < {{RB}} ? {{H}} - y0 : {{RB}};
                 size_t groups = (rows + {{NR}} - 1) / {{NR}};
                 ptrdiff_t t;
 {{PACK}}
-                {{FN}}_band(panel, rows, out + (n * {{COUT}} * {{H}} + y0) * {{W}}, {{OUT_PLANE}}, {{W}});
+                UNET_PHASE("{{NODE}}", "pack");
                 UNET_OMP(omp barrier)
+                UNET_PHASE("{{NODE}}", "wait");
+                {{FN}}_band(panel, rows, out + (n * {{COUT}} * {{H}} + y0) * {{W}}, {{OUT_PLANE}}, {{W}});
+                UNET_PHASE("{{NODE}}", "compute");
+                UNET_OMP(omp barrier)
+                UNET_PHASE("{{NODE}}", "wait");
             }
         }
     }
@@ -386,6 +392,14 @@ static void {{FN}}(const float *in, float *out)
  * (`unetc verify --layers` does). */
 #ifndef UNET_TRACE
 #define UNET_TRACE(name, data, count) ((void)0)
+#endif
+
+/* Define UNET_PHASE(name, phase) before compiling to time the phases of the direct convs' band
+ * loops (bench/layers.c does): every thread calls it on entering a conv's parallel region
+ * ("start"), after packing its share of a band's rows ("pack"), after computing its tiles of the
+ * band ("compute"), and after each barrier ("wait"), so each phase lasts from the call before. */
+#ifndef UNET_PHASE
+#define UNET_PHASE(name, phase) ((void)0)
 #endif
 
 /* A vector of UNET_V floats in GNU C vector extensions, which clang and gcc lower to AVX-512,

@@ -425,16 +425,18 @@ struct Lowering {
             "PROWS": conv.rows, "PW": pw, "P": p, "WEIGHTS": wexpr, "BIAS": bexpr, "N": node.shape.n, "H": h, "W": w,
             "COB": cob, "XT": xt, "K": k, "PLANE": plane, "WBLOCK": cin * k * k * t.r, "RELU": relu ? 1 : 0,
             "COUT": cout, "OUT_PLANE": h * w,
-            "PACK": standalone(i) ? layerPacks(node, plane: plane, pw: pw, pad: p, rowGroup: t.nr) : ""]
+            "PACK": standalone(i) ? layerPacks(node, plane: plane, pw: pw, pad: p, rowGroup: t.nr, nowait: true) : ""]
         layerCode += Template.render(standalone(i) ? ["conv.c", "conv_layer.c"] : ["conv.c"], fields, sharedWith: ["conv_layer.c"])
     }
 
     func params(_ node: Node) -> String { node.inputs.indices.map { "const float *in\($0), " }.joined() }
 
-    /// The packing of a standalone conv's band: rows [y0 - pad, y0 + groups * rowGroup + pad).
-    func layerPacks(_ node: Node, plane: Int, pw: Int, pad: Int, rowGroup: Int) -> String {
+    /// The packing of a standalone conv's band: rows [y0 - pad, y0 + groups * rowGroup + pad);
+    /// with `nowait`, the caller has the barrier after it.
+    func layerPacks(_ node: Node, plane: Int, pw: Int, pad: Int, rowGroup: Int, nowait: Bool = false) -> String {
         let packs = packSources(node, plane: plane, pw: pw, pad: pad, panel: "panel",
-                                rows: "groups * \(rowGroup) + \(2 * pad)", y: "(ptrdiff_t)y0 - \(pad)") { "in\($0)" }
+                                rows: "groups * \(rowGroup) + \(2 * pad)", y: "(ptrdiff_t)y0 - \(pad)",
+                                nowait: nowait) { "in\($0)" }
         return packs.hasSuffix("\n") ? String(packs.dropLast()) : packs
     }
 
