@@ -53,7 +53,7 @@ bench: build bench/.venv/bin/python
 
 # Where the time goes: GFLOP/s and % of the FMA peak of the 3x3 convs, the transposed convs,
 # every layer (bench/layers.py).
-PROFILE_ARGS ?= --sizes 256 --threads 1,2 --algorithms direct,auto --layers
+PROFILE_ARGS ?= --sizes 256 --threads 1,2 --algorithms direct,auto --layers --phases
 profile: build bench/.venv/bin/python
 	bench/.venv/bin/python bench/layers.py --unetc .build/$(CONFIG)/unetc $(PROFILE_ARGS)
 

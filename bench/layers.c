@@ -10,6 +10,10 @@
  * one, then "total MEDIAN_NS". The speed schedule runs each layer in its own parallel region,
  * so the stamps fall between layers; with --memory-mode min a group's stamps all come at its
  * end and the group's time goes to its last layer.
+ *
+ * Then, for every direct conv that runs on its own, its phases (UNET_PHASE): lines "phase NAME
+ * PHASE NS" for PHASE pack (copying the band's input rows into the panel), wait (at the
+ * barriers) and compute (the register tiles), NS the mean per thread and per timed run.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <stdint.h>
@@ -36,7 +40,59 @@ static void trace(const char *name, const float *data, size_t n)
     if (count < MAX_LAYERS) { names[count] = name; stamps[count++] = now_ns(); }
 }
 
+/* Phases: each thread keeps its own table (no locks), merged by name at the end. */
+#ifdef _OPENMP
+#include <omp.h>
+#define THREAD_ID() omp_get_thread_num()
+#else
+#define THREAD_ID() 0
+#endif
+#define MAX_THREADS 64
+#define MAX_PHASES 512
+struct phase_table {
+    const char *layer[MAX_PHASES], *phase[MAX_PHASES];
+    long long ns[MAX_PHASES], last;
+    size_t count;
+    char pad[64];
+};
+static struct phase_table tables[MAX_THREADS];
+static int timing; /* only the timed runs count */
+
+static void phase(const char *layer, const char *name)
+{
+    int id = THREAD_ID();
+    struct phase_table *t = &tables[id < MAX_THREADS ? id : MAX_THREADS - 1];
+    long long now = now_ns(), d = now - t->last;
+    size_t i;
+    t->last = now;
+    if (!timing || id >= MAX_THREADS || strcmp(name, "start") == 0) return;
+    for (i = 0; i < t->count; i++)
+        if (strcmp(t->layer[i], layer) == 0 && strcmp(t->phase[i], name) == 0) break;
+    if (i == t->count) {
+        if (i == MAX_PHASES) return;
+        t->layer[i] = layer; t->phase[i] = name; t->ns[i] = 0; t->count++;
+    }
+    t->ns[i] += d;
+}
+
+static void print_phases(int runs)
+{
+    size_t i, k, j;
+    for (i = 0; i < tables[0].count; i++) {
+        long long sum = 0;
+        int threads = 0;
+        for (k = 0; k < MAX_THREADS; k++)
+            for (j = 0; j < tables[k].count; j++)
+                if (strcmp(tables[k].layer[j], tables[0].layer[i]) == 0 && strcmp(tables[k].phase[j], tables[0].phase[i]) == 0) {
+                    sum += tables[k].ns[j];
+                    threads++;
+                }
+        printf("phase %s %s %lld\n", tables[0].layer[i], tables[0].phase[i], sum / threads / runs);
+    }
+}
+
 #define UNET_TRACE(name, data, n) trace(name, data, n)
+#define UNET_PHASE(name, phase_name) phase(name, phase_name)
 #include "unet.c"
 
 static int cmp_ll(const void *a, const void *b)
@@ -65,6 +121,7 @@ int main(int argc, char **argv)
     times = malloc(sizeof(long long) * (layers + 1) * (size_t)runs);
     column = malloc(sizeof(long long) * (size_t)runs);
     if (times == NULL || column == NULL) { fprintf(stderr, "layers: out of memory\n"); return 1; }
+    timing = 1;
     for (r = 0; r < runs; r++) {
         long long start;
         count = 0;
@@ -79,5 +136,6 @@ int main(int argc, char **argv)
         qsort(column, (size_t)runs, sizeof(long long), cmp_ll);
         printf("%s %lld\n", i < layers ? names[i] : "total", column[runs / 2]);
     }
+    print_phases(runs);
     return 0;
 }

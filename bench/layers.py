@@ -20,6 +20,9 @@ multiply-add), ms, GFLOP/s and % of peak:
   model         the whole unet_run
 
 Winograd layers count the direct FLOPs (so can exceed 100%). `--layers` adds every layer.
+`--phases` adds, for every direct conv that runs on its own, the share of its time each thread
+spends packing its bands' input rows into the panel, computing its tiles, and waiting at the
+barriers (UNET_PHASE; medians over the processes).
 """
 import argparse
 import os
@@ -66,11 +69,15 @@ def run_once(exe, threads, runs):
                        env=env, timeout=1800)
     if p.returncode != 0:
         sys.exit(f"layers.py: {exe} failed ({p.returncode}): {p.stderr}")
-    times = []
+    times, phases = [], {}
     for line in p.stdout.splitlines():
+        if line.startswith("phase "):
+            _, layer, phase, ns = line.split()
+            phases[(layer, phase)] = int(ns)
+            continue
         name, ns = line.rsplit(" ", 1)
         times.append((name, int(ns)))
-    return times
+    return times, phases
 
 
 def main(argv=None):
@@ -82,6 +89,7 @@ def main(argv=None):
     ap.add_argument("--rounds", type=int, default=3, help="interleaved processes per variant")
     ap.add_argument("--runs", type=int, default=5, help="timed runs per process")
     ap.add_argument("--layers", action="store_true", help="print every layer too")
+    ap.add_argument("--phases", action="store_true", help="print the direct convs' pack / compute / wait shares")
     ap.add_argument("--cc", default=None)
     ap.add_argument("--weights", default=None, help="use this safetensors instead of init")
     ap.add_argument("--batch", type=int, default=1)
@@ -101,7 +109,7 @@ def main(argv=None):
         sys.exit("layers.py: peak.c failed to compile")
 
     # (size, threads, algorithm) -> list of (peak, {layer: ns}) over the rounds, layer names in order
-    runs, names, plans = {}, {}, {}
+    runs, names, plans, phases = {}, {}, {}, {}
     for (h, w) in parse_sizes(a.sizes):
         size_dir = os.path.join(a.workdir, f"{a.batch}x{h}x{w}")
         os.makedirs(size_dir, exist_ok=True)
@@ -111,7 +119,8 @@ def main(argv=None):
             for r in range(a.rounds):
                 for alg in (algorithms if r % 2 == 0 else algorithms[::-1]):
                     peak = run_peak(peak_exe, t, 0.1)[t]
-                    times = run_once(exes[alg], t, a.runs)
+                    times, ph = run_once(exes[alg], t, a.runs)
+                    phases.setdefault(((h, w), t, alg), []).append(ph)
                     names[((h, w), t, alg)] = [n for n, _ in times]
                     runs.setdefault(((h, w), t, alg), []).append((peak, dict(times)))
                     log(f"{h}x{w} {t} thr {alg} round {r + 1}: {times[-1][1] / 1e6:.1f} ms, peak {peak:.0f}")
@@ -157,6 +166,18 @@ def main(argv=None):
             for label, flops, ns, gf, pct in rows(key, [(n, [n]) for n in names[key] if n != "total"]):
                 print(f"| {h}x{w} | {t} | {alg} | {label} | {flops / 1e9:.3f} | {ns / 1e6:.2f} | {gf:.1f} | "
                       f"{'' if pct is None else f'{pct:.1f}'} |")
+
+    if a.phases:
+        print()
+        print("| size | threads | algorithm | conv | ms | pack % | compute % | wait % |\n|---|---:|---|---|---:|---:|---:|---:|")
+        for key, per_round in phases.items():
+            (h, w), t, alg = key
+            for layer in dict.fromkeys(l for l, _ in per_round[0]):
+                ms = {ph: statistics.median(r.get((layer, ph), 0) for r in per_round) / 1e6
+                      for ph in ("pack", "compute", "wait")}
+                total = sum(ms.values())
+                print(f"| {h}x{w} | {t} | {alg} | {layer} | {total:.2f} | {100 * ms['pack'] / total:.1f} | "
+                      f"{100 * ms['compute'] / total:.1f} | {100 * ms['wait'] / total:.1f} |")
 
 
 if __name__ == "__main__":
