@@ -83,6 +83,9 @@ public enum Tiling {
     static let minChunk = 16
     /// Cost factor of a tile more than one row high (measured: 12x1x2 beats 6x4x1 at W 32).
     static let multiRowCost = 1.05
+    /// Bytes of a transposed conv's band of input rows; the whole input map below the second.
+    static let transposedBudget = 256 << 10
+    static let wholeMapBudget = 1 << 20
 
     /// The default tiling for node `node` of `graph`, for vectors of `v` floats; nil for
     /// ops that have no tiling.
@@ -131,7 +134,12 @@ public enum Tiling {
             let iw = graph.nodes[node.inputs[0]].shape.w
             let nv = 1, r = min(6, node.shape.c)
             let pw = ((iw + nv * v - 1) / (nv * v)) * nv * v
-            let rb = max(1, min(graph.nodes[node.inputs[0]].shape.h, (256 << 10) / (cin * pw * 4)))
+            // Input rows per band: a 256 KiB panel, or the whole map where it fits in 1 MiB.
+            // Every band reads all the weights; the deep, small maps are bound by that (the
+            // classic model's up_sample.0, 8 MB of weights over 8x8 or 16x16: 0.76x at 128x128
+            // and 0.81x at 256x256 in one band; at 512x512 its 4 MB map gains nothing).
+            let ih = graph.nodes[node.inputs[0]].shape.h
+            let rb = cin * pw * ih * 4 <= wholeMapBudget ? ih : max(1, min(ih, transposedBudget / (cin * pw * 4)))
             return LayerTiling(r: r, nv: nv, rb: rb)
         case .input, .relu, .maxPool, .crop, .view, .concat, .output:
             return nil
