@@ -408,6 +408,19 @@ final class CodegenTests: XCTestCase {
         }
     }
 
+    /// A transposed conv reads all its weights once per band: where the whole input map fits
+    /// 1 MiB it is one band (the classic model's up_sample.0 at 256x256: 1024 x 16 rows x 16
+    /// floats); otherwise bands of 256 KiB.
+    func testTransposedConvBandsTakeTheWholeMapWhereItFits() throws {
+        let graph = try Pipeline.run(try UNetConfig(inChannels: 3, outChannels: 1, base: 64, depth: 4)
+            .build(batch: 1, height: 256, width: 256))
+        var rb: [String: Int] = [:]
+        for node in graph.nodes {
+            if case .convTranspose = node.op { rb[node.name] = Tiling.defaults(node, in: graph, vectorWidth: 16)!.rb }
+        }
+        XCTAssertEqual(rb, ["up_sample.0.up": 16, "up_sample.1.up": 4, "up_sample.2.up": 4, "up_sample.3.up": 4])
+    }
+
     // MARK: Templates
 
     func testEmbeddedTemplatesEqualTheFiles() throws {
