@@ -131,19 +131,23 @@ public enum Tiling {
             // (1 thread; 2% on 2 threads).
             return LayerTiling(r: r, nv: nv, rb: rb, nr: nr, kc: 0)
         case .convTranspose:
-            let iw = graph.nodes[node.inputs[0]].shape.w
+            let src = graph.nodes[node.inputs[0]].shape
             let nv = 1, r = min(6, node.shape.c)
-            let pw = ((iw + nv * v - 1) / (nv * v)) * nv * v
-            // Input rows per band: a 256 KiB panel, or the whole map where it fits in 1 MiB.
-            // Every band reads all the weights; the deep, small maps are bound by that (the
-            // classic model's up_sample.0, 8 MB of weights over 8x8 or 16x16: 0.76x at 128x128
-            // and 0.81x at 256x256 in one band; at 512x512 its 4 MB map gains nothing).
-            let ih = graph.nodes[node.inputs[0]].shape.h
-            let rb = cin * pw * ih * 4 <= wholeMapBudget ? ih : max(1, min(ih, transposedBudget / (cin * pw * 4)))
+            let rb = transposedBandRows(cin: cin, inH: src.h, inW: src.w, nv: nv, v: v)
             return LayerTiling(r: r, nv: nv, rb: rb)
         case .input, .relu, .maxPool, .crop, .view, .concat, .output:
             return nil
         }
+    }
+
+    /// Input rows per band of a transposed conv (cin channels of inH x inW, tiles nv vectors
+    /// wide): a 256 KiB panel, or the whole map where it fits in 1 MiB. Every band reads all the
+    /// weights; the deep, small maps are bound by that (the classic model's up_sample.0, 8 MB
+    /// of weights over 8x8 or 16x16: 0.76x at 128x128 and 0.81x at 256x256 in one band; at
+    /// 512x512 its 4 MB map gains nothing). The defaults, and the tuner's first candidates.
+    static func transposedBandRows(cin: Int, inH: Int, inW: Int, nv: Int, v: Int) -> Int {
+        let pw = ((inW + nv * v - 1) / (nv * v)) * nv * v
+        return cin * pw * inH * 4 <= wholeMapBudget ? inH : max(1, min(inH, transposedBudget / (cin * pw * 4)))
     }
 
     /// Whether Winograd can compute `node`: a 3x3 conv with padding 1.

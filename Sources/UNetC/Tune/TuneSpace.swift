@@ -68,11 +68,6 @@ public enum TuneSpace {
     static let registers = 32
     /// Tile shapes tried before the bands and chunks are refined (the rest come after).
     public static let maxShapes = 12
-    /// Bytes of one chunk of a band's panel, and of one tile's weights for one chunk, that a
-    /// tile shape's first candidate aims for (as the defaults do).
-    static let panelBudget = 512 << 10
-    static let weightBudget = 32 << 10
-    static let transposedPanelBudget = 256 << 10
 
     /// The same tiling in one canonical form, so that equivalent tilings compare equal: rb at
     /// most the rows there are, kc the input channels summed at once (0 means all), nr 1 and
@@ -211,22 +206,23 @@ public enum TuneSpace {
         return out
     }
 
-    /// Bands and chunks for a conv tile shape, by the rule of the defaults: chunks whose weights
+    /// Bands and chunks for a conv tile shape, from the defaults' budgets: chunks whose weights
     /// for one tile fill about two thirds of L1, bands whose panel chunk fills half of L2, as
-    /// few and as even as that allows.
+    /// few and as even as that allows. (The defaults take no chunks; starting from chunks, the
+    /// refinements try halving, doubling and none.)
     static func convTiling(r: Int, nr: Int, nv: Int, layer: TuneLayer, v: Int) -> LayerTiling {
         let (k, p, h, w) = (layer.kernel, layer.padding, layer.shape.h, layer.shape.w)
-        let kc = max(1, min(layer.cin, weightBudget / (r * k * k * 4)))
+        let kc = max(1, min(layer.cin, Tiling.weightBudget / (r * k * k * 4)))
         let pw = ((w + nv * v - 1) / (nv * v)) * nv * v + 2 * p
-        let maxRows = max(nr, (panelBudget / (kc * pw * 4) - 2 * p) / nr * nr)
+        let maxRows = max(nr, (Tiling.panelBudget / (kc * pw * 4) - 2 * p) / nr * nr)
         let bands = (h + maxRows - 1) / maxRows
         let rb = ((h + bands - 1) / bands + nr - 1) / nr * nr
         return normalize(LayerTiling(r: r, nv: nv, rb: rb, nr: nr, kc: kc), for: layer)
     }
 
+    /// A transposed conv tile shape's first candidate: bands by the defaults' rule.
     static func transposedTiling(r: Int, nv: Int, layer: TuneLayer, v: Int) -> LayerTiling {
-        let pw = ((layer.inW + nv * v - 1) / (nv * v)) * nv * v
-        let rb = max(1, min(layer.inH, transposedPanelBudget / (layer.cin * pw * 4)))
+        let rb = Tiling.transposedBandRows(cin: layer.cin, inH: layer.inH, inW: layer.inW, nv: nv, v: v)
         return normalize(LayerTiling(r: r, nv: nv, rb: rb), for: layer)
     }
 }
