@@ -61,11 +61,14 @@ static int timing; /* only the timed runs count */
 static void phase(const char *layer, const char *name)
 {
     int id = THREAD_ID();
-    struct phase_table *t = &tables[id < MAX_THREADS ? id : MAX_THREADS - 1];
-    long long now = now_ns(), d = now - t->last;
+    struct phase_table *t;
+    long long now = now_ns(), d;
     size_t i;
+    if (id >= MAX_THREADS) return; /* beyond the tables: not timed */
+    t = &tables[id];
+    d = now - t->last;
     t->last = now;
-    if (!timing || id >= MAX_THREADS || strcmp(name, "start") == 0) return;
+    if (!timing || strcmp(name, "start") == 0) return;
     for (i = 0; i < t->count; i++)
         if (strcmp(t->layer[i], layer) == 0 && strcmp(t->phase[i], name) == 0) break;
     if (i == t->count) {
