@@ -149,13 +149,14 @@ class UnetcVariant:
         return times
 
 
-def generate_command(unetc, weights, h, w, out_dir, variant):
+def generate_command(unetc, weights, h, w, out_dir, variant, algorithm_flag=True):
     """`unetc generate` for a variant: an algorithm, "default", or "ALG+MODE" ("auto+min":
-    --algorithm auto --memory-mode min)."""
+    --algorithm auto --memory-mode min). Without `algorithm_flag` (a unetc from before
+    --algorithm) the algorithm is left to unetc's default."""
     cmd = [unetc, "generate", "--weights", weights, "--height", str(h), "--width", str(w),
            "--output-dir", out_dir]
     algorithm, _, mode = variant.partition("+")
-    if algorithm != "default":
+    if algorithm != "default" and algorithm_flag:
         cmd += ["--algorithm", algorithm]
     if mode:
         cmd += ["--memory-mode", mode]
@@ -184,9 +185,7 @@ def build_unetc_variants(a, cc, unetc, weights, h, w, size_dir, has_alg_flag):
             variants.append(UnetcVariant(name, alg, exe, float("nan"), float("nan"), gen_dir))
             continue
         shutil.rmtree(gen_dir, ignore_errors=True)
-        variant = alg if has_alg_flag else "default" + alg[len(alg.partition("+")[0]):]
-        cmd = generate_command(unetc, weights, h, w, gen_dir, variant) \
-            + shlex.split(a.generate_args)
+        cmd = generate_command(unetc, weights, h, w, gen_dir, alg, has_alg_flag) + shlex.split(a.generate_args)
         ok, gen_s, out = run_cmd(cmd, timeout=a.generate_timeout, what=f"generate {name}")
         if not ok:
             log(f"SKIP {name} {h}x{w}: unetc generate failed:\n{out[-3000:]}")
