@@ -7,8 +7,8 @@ static void {{FN}}(const float *in, float *out)
     UNET_OMP(omp parallel for schedule(static))
     for (p = 0; p < {{PLANES}}; p++) {
         size_t n = (size_t)p / {{C}}, c = (size_t)p % {{C}}, y, x;
-        const float *s = in + n * {{SRC_BATCH}} + c * {{SRC_PLANE}};
-        float *d = out + (n * {{OUT_C}} + {{C_OFFSET}} + c) * {{OUT_PLANE}};
+        const float *restrict s = in + n * {{SRC_BATCH}} + c * {{SRC_PLANE}};
+        float *restrict d = out + (n * {{OUT_C}} + {{C_OFFSET}} + c) * {{OUT_PLANE}};
         for (y = 0; y < {{H}}; y++)
             for (x = 0; x < {{W}}; x++) d[y * {{W}} + x] = s[y * {{SRC_ROW}} + x];
     }

@@ -74,15 +74,17 @@ static float unet_max(float a, float b) { return (b > a || b != b) ? b : a; }
 
 /* Copies rows [y0, y0 + rows) of one h x w channel plane (rows `stride` floats apart: a tensor
  * or a view into a larger one) into a panel plane of `rows` rows of `pw` floats, starting at
- * column `pad`, with zeros wherever the row or column falls outside the plane. */
-static void unet_pack_plane(float *dst, size_t pw, size_t rows, const float *src, size_t stride,
-                            ptrdiff_t y0, size_t h, size_t w, size_t pad)
+ * column `pad`, with zeros wherever the row or column falls outside the plane. The panel
+ * never overlaps the plane (restrict): without that promise clang 14 copies a row whose width
+ * is a small constant (64 or 32 floats) one float at a time, at half the speed. */
+static void unet_pack_plane(float *restrict dst, size_t pw, size_t rows, const float *restrict src,
+                            size_t stride, ptrdiff_t y0, size_t h, size_t w, size_t pad)
 {
     size_t r, x;
     for (r = 0; r < rows; r++) {
-        float *d = dst + r * pw;
+        float *restrict d = dst + r * pw;
         ptrdiff_t y = y0 + (ptrdiff_t)r;
-        const float *s;
+        const float *restrict s;
         if (y < 0 || y >= (ptrdiff_t)h) {
             for (x = 0; x < pw; x++) d[x] = 0.0f;
             continue;
