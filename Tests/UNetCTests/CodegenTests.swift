@@ -421,6 +421,22 @@ final class CodegenTests: XCTestCase {
         XCTAssertEqual(rb, ["up_sample.0.up": 16, "up_sample.1.up": 4, "up_sample.2.up": 4, "up_sample.3.up": 4])
     }
 
+    func testWinogradTakesOneVectorOfTilesWhereTwoWouldLeaveL2() throws {
+        // F4 with 256 input channels: one vector of tiles' transformed input is 576 KiB (fits
+        // the 640 KiB block budget), two are not. Fewer channels, more, or F2: the padding rule.
+        for (size, expected) in [(256, ["down_conv.2.second", "up_conv.1.second", "up_conv.2.first"]),
+                                 (512, ["down_conv.2.second", "down_conv.3.first", "up_conv.1.second", "up_conv.2.first"])] {
+            let graph = try Pipeline.run(try UNetConfig(inChannels: 3, outChannels: 1, base: 64, depth: 4)
+                .build(batch: 1, height: size, width: size))
+            var wide: [String] = []
+            for node in graph.nodes where Tiling.useWinograd(node, in: graph) {
+                let t = Tiling.winogradDefaults(node, in: graph, vectorWidth: 16, m: Tiling.winogradTile(node))
+                if t.r == 24 && t.nv == 1 { wide.append(node.name) }
+            }
+            XCTAssertEqual(wide, expected, "\(size)x\(size)")
+        }
+    }
+
     // MARK: Templates
 
     func testEmbeddedTemplatesEqualTheFiles() throws {

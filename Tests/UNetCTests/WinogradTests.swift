@@ -46,6 +46,7 @@ final class WinogradTests: XCTestCase {
             ("batch", 16, LayerTiling(r: 7, nv: 3, rb: 3, nr: 2, algorithm: .winograd)),
             ("batch", 4, LayerTiling(r: 1, nv: 4, rb: 9, nr: 4, algorithm: .winograd)),
             ("small", 8, LayerTiling(r: 12, nv: 1, rb: 1, nr: 4, algorithm: .winograd)),
+            ("odd", 16, LayerTiling(r: 24, nv: 1, rb: 4, nr: 4, algorithm: .winograd)),
         ]
         let results = concurrentMap(cases) { name, v, t in
             Result { () -> (Verifier.Report, [String: LayerTiling]) in

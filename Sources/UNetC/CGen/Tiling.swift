@@ -173,6 +173,9 @@ public enum Tiling {
     /// Bytes of the transformed input of one band: (m+2)^2 x Cin x tiles, aimed at the L2.
     static let winogradBudget = 1 << 20
 
+    /// Bytes of transformed input one GEMM block of tiles may take: well inside a 1 MiB L2.
+    static let winogradBlockBudget = 640 << 10
+
     /// GEMM register tiles (r output channels, nv vectors of tiles) for Winograd.
     static let winogradTiles: [(r: Int, nv: Int)] = [(8, 3), (12, 2), (6, 4), (16, 1), (8, 2)]
 
@@ -199,6 +202,13 @@ public enum Tiling {
             if cost < bestCost - 1e-9 { best = t; bestCost = cost }
         }
         var (r, nv) = best
+        // The GEMM reads its block of tiles' transformed input (a^2 x Cin x nv vectors of
+        // tiles) again for every block of r output channels. Where one vector of tiles fits
+        // `winogradBlockBudget` and two do not, a 24 x 1 tile keeps the block in L2 (the
+        // classic model's Cin-256 F4 layers: 0.68-0.87x the time of 8x3 or 6x4 at 256x256 and
+        // 512x512, 1 and 2 threads; Cin 512 and up, or F2, measured slower with it).
+        let blockBytes = a * a * cin * v * 4
+        if m == 4 && blockBytes <= winogradBlockBudget && 2 * blockBytes > winogradBlockBudget { (r, nv) = (24, 1) }
         if cout < r { r = cout }
         nv = min(nv, max(1, (tiles + v - 1) / v))
         return LayerTiling(r: r, nv: nv, rb: tr * m, nr: m, kc: 0, algorithm: .winograd)
