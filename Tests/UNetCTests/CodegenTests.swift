@@ -423,7 +423,7 @@ final class CodegenTests: XCTestCase {
 
     func testWinogradTakesOneVectorOfTilesWhereTwoWouldLeaveL2() throws {
         // F4 with 256 input channels: one vector of tiles' transformed input is 576 KiB (fits
-        // the 640 KiB block budget), two are not. Fewer channels, more, or F2: the padding rule.
+        // the 640 KiB block budget), two do not. Fewer channels, more, or F2: the padding rule.
         for (size, expected) in [(256, ["down_conv.2.second", "up_conv.1.second", "up_conv.2.first"]),
                                  (512, ["down_conv.2.second", "down_conv.3.first", "up_conv.1.second", "up_conv.2.first"])] {
             let graph = try Pipeline.run(try UNetConfig(inChannels: 3, outChannels: 1, base: 64, depth: 4)

@@ -206,7 +206,7 @@ public enum Tiling {
         // tiles) again for every block of r output channels. Where one vector of tiles fits
         // `winogradBlockBudget` and two do not, a 24 x 1 tile keeps the block in L2 (the
         // classic model's Cin-256 F4 layers: 0.68-0.87x the time of 8x3 or 6x4 at 256x256 and
-        // 512x512, 1 and 2 threads; Cin 512 and up, or F2, measured slower with it).
+        // 512x512, 1 and 2 threads; on Cin 512 and up, or F2, it measured 0.98-1.31x: no gain).
         let blockBytes = a * a * cin * v * 4
         if m == 4 && blockBytes <= winogradBlockBudget && 2 * blockBytes > winogradBlockBudget { (r, nv) = (24, 1) }
         if cout < r { r = cout }
