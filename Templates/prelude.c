@@ -11,9 +11,16 @@
 #include "unet.h"
 
 #ifdef _OPENMP
+/* Two functions of the OpenMP runtime, declared as <omp.h> does (without the header). */
+int omp_get_thread_num(void);
+int omp_get_num_threads(void);
 #define UNET_OMP(directive) _Pragma(#directive)
+#define UNET_THREAD() omp_get_thread_num()
+#define UNET_THREADS() omp_get_num_threads()
 #else
 #define UNET_OMP(directive)
+#define UNET_THREAD() 0
+#define UNET_THREADS() 1
 #endif
 
 /* Define UNET_TRACE(name, data, count) before compiling to see every layer's output

@@ -1,21 +1,24 @@
 
-/* {{NODE}} on its own: bands of {{RB}} output rows, each packed into the scratch's panel
- * ({{PROWS}} rows) and computed by {{FN}}_band with the transformed input after it. No barrier
- * after a band: the next band's packing touches only the panel, and the transformed input is
- * rewritten only after that packing's barrier. */
+/* {{NODE}} on its own: bands of {{RB}} output rows, each packed into a scratch's panel
+ * ({{PROWS}} rows) and computed by {{FN}}_band with the transformed input after it. */
 static void {{FN}}({{PARAMS}}float *out, float *scratch)
 {
-    float *panel = scratch, *tv = scratch + {{PANEL_FLOATS}};
     UNET_OMP(omp parallel)
     {
         size_t n, y0;
-        for (n = 0; n < {{N}}; n++) {
-            for (y0 = 0; y0 < {{H}}; y0 += {{RB}}) {
-                size_t rows = {{H}} - y0 < {{RB}} ? {{H}} - y0 : {{RB}};
-                size_t groups = (rows + {{M}} - 1) / {{M}};
-                ptrdiff_t t;
+{{THREAD_BANDS}}{
+            /* Every thread works on every band. No barrier after a band: the next band's
+             * packing touches only the panel, and the transformed input is rewritten only after
+             * that packing's barrier. */
+            float *panel = scratch, *tv = scratch + {{PANEL_FLOATS}};
+            for (n = 0; n < {{N}}; n++) {
+                for (y0 = 0; y0 < {{H}}; y0 += {{RB}}) {
+                    size_t rows = {{H}} - y0 < {{RB}} ? {{H}} - y0 : {{RB}};
+                    size_t groups = (rows + {{M}} - 1) / {{M}};
+                    ptrdiff_t t;
 {{PACK}}
-                {{FN}}_band(panel, rows, out + (n * {{COUT}} * {{H}} + y0) * {{W}}, {{OUT_PLANE}}, {{W}}, tv);
+                    {{FN}}_band(panel, rows, out + (n * {{COUT}} * {{H}} + y0) * {{W}}, {{OUT_PLANE}}, {{W}}, tv);
+                }
             }
         }
     }

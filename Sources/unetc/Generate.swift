@@ -22,6 +22,9 @@ struct CodegenOptions: ParsableArguments {
     @Option(help: "speed (every layer stored whole) or min (the smallest arena: each conv streamed into the next a few rows at a time, pools and the final 1x1 fused, decoder outputs written over their skips; see inspect --memory).")
     var memoryMode: MemoryMode = .speed
 
+    @Option(help: "Threads unet.c will run with (OMP_NUM_THREADS). Winograd convs with many bands and few weights give each of up to this many threads whole bands and a scratch of its own in the arena; with more threads at run time they share every band, as the other layers do. 1: none does.")
+    var threads = 2
+
     @Flag(help: "Write the weights to unet_weights.bin, given to unet_set_weights() at run time, instead of into unet.c (fast to compile; for large models).")
     var externalWeights = false
 
@@ -33,6 +36,7 @@ struct CodegenOptions: ParsableArguments {
         o.algorithm = algorithm
         o.winogradTile = winogradTile
         o.memory = memoryMode
+        o.threads = threads
         o.sourceName = URL(fileURLWithPath: source).lastPathComponent
         if let path = tuning {
             let file = try TuningFile.read(path: path)

@@ -437,6 +437,54 @@ final class CodegenTests: XCTestCase {
         }
     }
 
+    func testWinogradConvsWithManyBandsAndFewWeightsGiveEachThreadWholeBands() throws {
+        // At least 8 bands and at most 3 MiB of transformed weights: the 64- and 128-channel
+        // layers (F4, bands of one or two tile rows) but not up_conv.2.first (256 -> 128).
+        for (size, expected) in [(256, ["down_conv.0.second", "down_conv.1.first", "down_conv.1.second",
+                                        "up_conv.2.second", "up_conv.3.first", "up_conv.3.second"]),
+                                 (128, ["down_conv.0.second", "up_conv.3.first", "up_conv.3.second"])] {
+            let graph = try Pipeline.run(try UNetConfig(inChannels: 3, outChannels: 1, base: 64, depth: 4)
+                .build(batch: 1, height: size, width: size))
+            var own: [String] = []
+            for node in graph.nodes where Tiling.useWinograd(node, in: graph) {
+                let t = Tiling.winogradDefaults(node, in: graph, vectorWidth: 16, m: Tiling.winogradTile(node))
+                if Tiling.threadBands(node, in: graph, t) { own.append(node.name) }
+            }
+            XCTAssertEqual(own, expected, "\(size)x\(size)")
+        }
+    }
+
+    func testThreadBandsTakeAScratchPerThread() throws {
+        let f = try Fixture.load("small")
+        var options = GeneratorOptions()
+        options.algorithm = .winograd
+        let graph = try Pipeline.run(try f.graph())
+        for node in graph.nodes where Tiling.winogradApplies(node) {
+            options.tiling[node.name] = LayerTiling(r: 4, nv: 1, rb: 2, nr: 2, algorithm: .winograd)
+        }
+        let own = graph.nodes.filter { node in options.tiling[node.name].map { Tiling.threadBands(node, in: graph, $0) } ?? false }
+        XCTAssertFalse(own.isEmpty)
+        XCTAssertLessThan(own.count, options.tiling.count)
+        var scratch: [Int: [String: Int]] = [:], arena: [Int: Int] = [:]
+        for threads in [1, 2, 4] {
+            options.threads = threads
+            let program = try Generator.generate(f.weights, batch: f.batch, height: f.height, width: f.width, options: options)
+            let source = String(decoding: program.source(), as: UTF8.self)
+            XCTAssertEqual(source.contains("if (UNET_THREADS() <= \(threads))"), threads > 1, "threads \(threads)")
+            arena[threads] = program.plan.arenaBytes
+            scratch[threads] = Dictionary(uniqueKeysWithValues: program.plan.buffers.map { ($0.name, $0.bytes) })
+        }
+        // A scratch per thread for the convs with bands of their own, one for the rest.
+        for name in options.tiling.keys {
+            let one = scratch[1]!["\(name).scratch"]!, many = own.contains { $0.name == name }
+            XCTAssertEqual(scratch[2]!["\(name).scratch"], many ? 2 * one : one, name)
+            XCTAssertEqual(scratch[4]!["\(name).scratch"], many ? 4 * one : one, name)
+        }
+        XCTAssertLessThan(arena[1]!, arena[2]!)
+        options.threads = 0
+        XCTAssertThrowsError(try Generator.generate(f.weights, batch: f.batch, height: f.height, width: f.width, options: options))
+    }
+
     // MARK: Templates
 
     func testEmbeddedTemplatesEqualTheFiles() throws {

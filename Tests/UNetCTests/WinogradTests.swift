@@ -98,6 +98,9 @@ final class WinogradTests: XCTestCase {
             let program = try Generator.generate(f.weights, batch: f.batch, height: f.height, width: f.width, options: options)
             let again = try Generator.generate(f.weights, batch: f.batch, height: f.height, width: f.width, options: options)
             XCTAssertEqual(program.source(), again.source())
+            // Layers with bands of their own on up to 2 threads (1 and 2 below), shared bands on 3
+            // and 5: the same result either way.
+            XCTAssertTrue(String(decoding: program.source(), as: UTF8.self).contains("if (UNET_THREADS() <= 2)"))
             let built = try Verifier.build(program, cc: try TestToolchain.compiler(), flags: Toolchain.defaultFlags)
             defer { try? FileManager.default.removeItem(atPath: built.directory) }
             var outputs: [[Float]] = []
@@ -114,15 +117,26 @@ final class WinogradTests: XCTestCase {
     func testWarningFreeWithAndWithoutOpenMP() throws {
         _ = try TestToolchain.compiler()
         let f = try Fixture.load("odd")
-        var options = GeneratorOptions()
-        options.algorithm = .winograd
-        let dir = try makeTemporaryDirectory(self)
-        try Generator.generate(f.weights, batch: 1, height: 37, width: 45, options: options).write(to: dir)
-        for cc in ["clang", "gcc"] where Toolchain.which(cc) != nil {
-            for omp in [[], ["-fopenmp"]] {
-                let r = try Toolchain.run(cc, ["-std=c99", "-Wall", "-Wextra", "-Wpedantic", "-Werror", "-O2"] + omp
-                                          + ["-c", dir + "/unet.c", "-I", dir, "-o", dir + "/unet.o"])
-                XCTAssertEqual(r.status, 0, "\(cc) \(omp): \(r.output)")
+        // The default tilings, then short bands: the layers that give each thread whole bands.
+        var short: [String: LayerTiling] = [:]
+        for node in try Pipeline.run(try f.weights.config.build(batch: 1, height: 37, width: 45)).nodes
+        where Tiling.winogradApplies(node) {
+            short[node.name] = LayerTiling(r: 4, nv: 1, rb: 2, nr: 2, algorithm: .winograd)
+        }
+        for tiling in [[:], short] {
+            var options = GeneratorOptions()
+            options.algorithm = .winograd
+            options.tiling = tiling
+            let dir = try makeTemporaryDirectory(self)
+            let program = try Generator.generate(f.weights, batch: 1, height: 37, width: 45, options: options)
+            XCTAssertEqual(String(decoding: program.source(), as: UTF8.self).contains("if (UNET_THREADS() <= 2)"), !tiling.isEmpty)
+            try program.write(to: dir)
+            for cc in ["clang", "gcc"] where Toolchain.which(cc) != nil {
+                for omp in [[], ["-fopenmp"]] {
+                    let r = try Toolchain.run(cc, ["-std=c99", "-Wall", "-Wextra", "-Wpedantic", "-Werror", "-O2"] + omp
+                                              + ["-c", dir + "/unet.c", "-I", dir, "-o", dir + "/unet.o"])
+                    XCTAssertEqual(r.status, 0, "\(cc) \(omp) \(tiling.isEmpty ? "default" : "short bands"): \(r.output)")
+                }
             }
         }
     }

@@ -383,9 +383,16 @@ static void {{FN}}(const float *in, float *out)
 #include "unet.h"
 
 #ifdef _OPENMP
+/* Two functions of the OpenMP runtime, declared as <omp.h> does (without the header). */
+int omp_get_thread_num(void);
+int omp_get_num_threads(void);
 #define UNET_OMP(directive) _Pragma(#directive)
+#define UNET_THREAD() omp_get_thread_num()
+#define UNET_THREADS() omp_get_num_threads()
 #else
 #define UNET_OMP(directive)
+#define UNET_THREAD() 0
+#define UNET_THREADS() 1
 #endif
 
 /* Define UNET_TRACE(name, data, count) before compiling to see every layer's output
@@ -912,6 +919,33 @@ static void {{FN}}_band(const float *panel, size_t rows, float *out, size_t out_
 }
 
 """#,
+    "winograd_bands.c": #"""
+        if (UNET_THREADS() <= {{SLOTS}}) {
+            /* Each thread takes whole bands and packs them into a scratch of its own, so no
+             * thread reads what another wrote and nothing waits for a barrier. (Sharing every band
+             * moves the panel and the transformed input between the cores: on this layer 2x slower
+             * in the minutes when that traffic is slow.) A band runs in a team of one, the nested
+             * region, whose loops this thread runs whole. With more threads than the {{SLOTS}}
+             * scratches, every thread works on every band instead. */
+            float *mine = scratch + (size_t)UNET_THREAD() * {{SLOT_FLOATS}};
+            ptrdiff_t b;
+            UNET_OMP(omp for schedule(static))
+            for (b = 0; b < {{N}} * {{BANDS}}; b++) {
+                UNET_OMP(omp parallel num_threads(1))
+                {
+                    float *panel = mine, *tv = mine + {{PANEL_FLOATS}};
+                    size_t rows, groups;
+                    ptrdiff_t t;
+                    n = (size_t)b / {{BANDS}};
+                    y0 = (size_t)b % {{BANDS}} * {{RB}};
+                    rows = {{H}} - y0 < {{RB}} ? {{H}} - y0 : {{RB}};
+                    groups = (rows + {{M}} - 1) / {{M}};
+{{PACK}}
+                    {{FN}}_band(panel, rows, out + (n * {{COUT}} * {{H}} + y0) * {{W}}, {{OUT_PLANE}}, {{W}}, tv);
+                }
+            }
+        } else 
+"""#,
     "winograd_gemm.c": #"""
 
 /* Register tile of a Winograd GEMM at one transform point: {{R}} output channels x {{NV}}
@@ -938,23 +972,26 @@ static void unet_wino_gemm_{{R}}x{{NV}}(const float *v, size_t cin, size_t vstri
 """#,
     "winograd_layer.c": #"""
 
-/* {{NODE}} on its own: bands of {{RB}} output rows, each packed into the scratch's panel
- * ({{PROWS}} rows) and computed by {{FN}}_band with the transformed input after it. No barrier
- * after a band: the next band's packing touches only the panel, and the transformed input is
- * rewritten only after that packing's barrier. */
+/* {{NODE}} on its own: bands of {{RB}} output rows, each packed into a scratch's panel
+ * ({{PROWS}} rows) and computed by {{FN}}_band with the transformed input after it. */
 static void {{FN}}({{PARAMS}}float *out, float *scratch)
 {
-    float *panel = scratch, *tv = scratch + {{PANEL_FLOATS}};
     UNET_OMP(omp parallel)
     {
         size_t n, y0;
-        for (n = 0; n < {{N}}; n++) {
-            for (y0 = 0; y0 < {{H}}; y0 += {{RB}}) {
-                size_t rows = {{H}} - y0 < {{RB}} ? {{H}} - y0 : {{RB}};
-                size_t groups = (rows + {{M}} - 1) / {{M}};
-                ptrdiff_t t;
+{{THREAD_BANDS}}{
+            /* Every thread works on every band. No barrier after a band: the next band's
+             * packing touches only the panel, and the transformed input is rewritten only after
+             * that packing's barrier. */
+            float *panel = scratch, *tv = scratch + {{PANEL_FLOATS}};
+            for (n = 0; n < {{N}}; n++) {
+                for (y0 = 0; y0 < {{H}}; y0 += {{RB}}) {
+                    size_t rows = {{H}} - y0 < {{RB}} ? {{H}} - y0 : {{RB}};
+                    size_t groups = (rows + {{M}} - 1) / {{M}};
+                    ptrdiff_t t;
 {{PACK}}
-                {{FN}}_band(panel, rows, out + (n * {{COUT}} * {{H}} + y0) * {{W}}, {{OUT_PLANE}}, {{W}}, tv);
+                    {{FN}}_band(panel, rows, out + (n * {{COUT}} * {{H}} + y0) * {{W}}, {{OUT_PLANE}}, {{W}}, tv);
+                }
             }
         }
     }

@@ -26,6 +26,10 @@ public struct GeneratorOptions: Sendable {
     /// The output tile m of Winograd F(m x m, 3 x 3) for those convs: 2 or 4, or 0 to choose
     /// per layer (`Tiling.winogradTile`).
     public var winogradTile = 0
+    /// The most threads unet.c gives bands of their own in the Winograd convs that qualify
+    /// (`Tiling.threadBands`): that many scratches each. With more threads at run time those
+    /// convs share every band among the threads, as the rest do. 1: no conv does.
+    public var threads = 2
 
     public init() {}
 }
@@ -135,6 +139,7 @@ public enum Generator {
     static func lowering(_ graph: Graph, weights: ModelWeights, options: GeneratorOptions) throws -> Lowering {
         let v = options.vectorWidth
         guard [1, 2, 4, 8, 16, 32].contains(v) else { throw GraphError("vector width \(v) is not 1, 2, 4, 8, 16 or 32") }
+        guard options.threads >= 1 else { throw GraphError("thread count \(options.threads) is not 1 or more") }
         guard [0, 2, 4].contains(options.winogradTile) else {
             throw GraphError("Winograd tile \(options.winogradTile) is not 2 or 4 (or 0: per layer)")
         }
@@ -155,7 +160,7 @@ public enum Generator {
             try Tiling.validate(t, for: node)
             tilings[node.name] = t
         }
-        return Lowering(graph: graph, weights: weights, v: v, tilings: tilings)
+        return Lowering(graph: graph, weights: weights, v: v, threads: options.threads, tilings: tilings)
     }
 }
 
@@ -164,6 +169,8 @@ struct Lowering {
     let graph: Graph
     let weights: ModelWeights
     let v: Int
+    /// Scratches for threads with bands of their own (`GeneratorOptions.threads`).
+    let threads: Int
     /// Per conv; the Winograd levels of a group get sub-bands no higher than the group's bands.
     var tilings: [String: LayerTiling]
     /// Rows per band of each group, by driver.
@@ -184,8 +191,8 @@ struct Lowering {
     var calls = CWriter()
     var flops = 0
 
-    init(graph: Graph, weights: ModelWeights, v: Int, tilings: [String: LayerTiling]) {
-        self.graph = graph; self.weights = weights; self.v = v; self.tilings = tilings
+    init(graph: Graph, weights: ModelWeights, v: Int, threads: Int, tilings: [String: LayerTiling]) {
+        self.graph = graph; self.weights = weights; self.v = v; self.threads = threads; self.tilings = tilings
         self.users = graph.users()
         self.schedule = Schedule(graph)
         chooseGroupRows()
@@ -225,8 +232,22 @@ struct Lowering {
         let node = graph.nodes[i]
         if isGroupDriver(i) { return groupLayout(i).floats * 4 }
         guard let t = tilings[node.name] else { return 0 }
-        if t.algorithm == .winograd { return winogradScratch(node, t).floats * 4 }
+        if t.algorithm == .winograd { return winogradSlotFloats(i) * 4 * (threadBands(i) ? threads : 1) }
         return panel(node, t).floats * 4
+    }
+
+    /// Floats of one Winograd scratch, rounded up to 64 bytes so that every thread's starts
+    /// aligned.
+    func winogradSlotFloats(_ i: Int) -> Int {
+        let node = graph.nodes[i]
+        return (winogradScratch(node, tilings[node.name]!).floats + 15) / 16 * 16
+    }
+
+    /// Whether a Winograd conv on its own gives each thread whole bands of its own.
+    func threadBands(_ i: Int) -> Bool {
+        let node = graph.nodes[i]
+        guard threads > 1, standalone(i), let t = tilings[node.name] else { return false }
+        return Tiling.threadBands(node, in: graph, t)
     }
 
     /// A Winograd conv's scratch: the band's panel (Cin x prows x pw, zero halo of 1), then at
@@ -429,6 +450,13 @@ struct Lowering {
         layerCode += Template.render(standalone(i) ? ["conv.c", "conv_layer.c"] : ["conv.c"], fields, sharedWith: ["conv_layer.c"])
     }
 
+    /// `text` with every non-empty line moved right by `by` spaces.
+    func indent(_ text: String, by n: Int) -> String {
+        let pad = String(repeating: " ", count: n)
+        return text.split(separator: "\n", omittingEmptySubsequences: false)
+            .map { $0.isEmpty ? "" : pad + $0 }.joined(separator: "\n")
+    }
+
     func params(_ node: Node) -> String { node.inputs.indices.map { "const float *in\($0), " }.joined() }
 
     /// The packing of a standalone conv's band: rows [y0 - pad, y0 + groups * rowGroup + pad);
@@ -508,7 +536,12 @@ struct Lowering {
             "CIN": cin, "PROWS": conv.rows, "PW": s.pw, "PLANE": plane, "TPAD": s.tpad,
             "PANEL_FLOATS": s.panelFloats, "WEIGHTS": wexpr, "BIAS": bexpr, "N": node.shape.n,
             "H": h, "W": w, "COB": cob, "COUT": cout, "RELU": relu ? 1 : 0, "OUT_PLANE": h * w,
-            "PACK": standalone(i) ? layerPacks(node, plane: plane, pw: s.pw, pad: 1, rowGroup: m) : ""]
+            "PACK": standalone(i) ? indent(layerPacks(node, plane: plane, pw: s.pw, pad: 1, rowGroup: m), by: 4) : "",
+            "THREAD_BANDS": threadBands(i) ? Template.render("winograd_bands.c", [
+                "SLOTS": threads, "SLOT_FLOATS": winogradSlotFloats(i), "BANDS": Tiling.winogradBands(node, t) / node.shape.n,
+                "N": node.shape.n, "RB": s.tr * m, "H": h, "M": m, "PANEL_FLOATS": s.panelFloats, "FN": fn,
+                "COUT": cout, "W": w, "OUT_PLANE": h * w,
+                "PACK": indent(layerPacks(node, plane: plane, pw: s.pw, pad: 1, rowGroup: m), by: 4)]) : "        "]
         layerCode += Template.render(standalone(i) ? ["winograd.c", "winograd_layer.c"] : ["winograd.c"], fields, sharedWith: ["winograd_layer.c"])
     }
 

@@ -214,6 +214,33 @@ public enum Tiling {
         return LayerTiling(r: r, nv: nv, rb: tr * m, nr: m, kc: 0, algorithm: .winograd)
     }
 
+    /// Bands a Winograd conv needs before each thread takes whole bands of its own, and the
+    /// most transformed weights (a^2 x Cin x Cout x 4 bytes) it may have: every band then reads
+    /// all of them on one thread rather than its share on each.
+    static let threadBandsMinimum = 8
+    static let threadBandsWeightBudget = 3 << 20
+
+    /// Whether a Winograd conv on its own gives each thread whole bands with a scratch of its
+    /// own, instead of sharing every band out. Sharing moves each band's panel and transformed
+    /// input between the cores, and in some minutes on this machine that traffic is 3-4x slower
+    /// (a cache line's round trip between the two cores 430-470 ns instead of 80-170): the
+    /// full-size layers of the classic model then took 2x as long on 2 threads. With whole
+    /// bands they kept their speed, and in normal minutes ran 0.86x the time; where the bands
+    /// are few or the weights many it does not pay (up_conv.2.first at 256x256, 4.7 MB of
+    /// weights in 11 bands: 1.19x slower).
+    public static func threadBands(_ node: Node, in graph: Graph, _ t: LayerTiling) -> Bool {
+        let cin = node.inputs.reduce(0) { $0 + graph.nodes[$1].shape.c }
+        let a = t.nr + 2
+        return t.algorithm == .winograd && winogradBands(node, t) >= threadBandsMinimum
+            && a * a * cin * node.shape.c * 4 <= threadBandsWeightBudget
+    }
+
+    /// Bands of a Winograd conv on its own, over the batch: `rb` rows, rounded up to whole tiles.
+    public static func winogradBands(_ node: Node, _ t: LayerTiling) -> Int {
+        let m = t.nr, rb = min((t.rb + m - 1) / m, (node.shape.h + m - 1) / m) * m
+        return node.shape.n * ((node.shape.h + rb - 1) / rb)
+    }
+
     /// Checks a tiling a user or the tuner supplied.
     public static func validate(_ t: LayerTiling, for node: Node) throws {
         if t.algorithm == .winograd {

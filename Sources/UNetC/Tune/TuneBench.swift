@@ -91,6 +91,7 @@ final class TuneBench {
         options.tiling = tiling
         options.externalWeights = true
         options.sourceName = "unetc tune"
+        if let t = threads { options.threads = t } // as `generate --threads` with that count
         let program = try Generator.lower(graph, weights: weights, options: options)
         serial += 1
         let dir = directory + "/v\(serial)"

@@ -1,0 +1,25 @@
+        if (UNET_THREADS() <= {{SLOTS}}) {
+            /* Each thread takes whole bands and packs them into a scratch of its own, so no
+             * thread reads what another wrote and nothing waits for a barrier. (Sharing every band
+             * moves the panel and the transformed input between the cores: on this layer 2x slower
+             * in the minutes when that traffic is slow.) A band runs in a team of one, the nested
+             * region, whose loops this thread runs whole. With more threads than the {{SLOTS}}
+             * scratches, every thread works on every band instead. */
+            float *mine = scratch + (size_t)UNET_THREAD() * {{SLOT_FLOATS}};
+            ptrdiff_t b;
+            UNET_OMP(omp for schedule(static))
+            for (b = 0; b < {{N}} * {{BANDS}}; b++) {
+                UNET_OMP(omp parallel num_threads(1))
+                {
+                    float *panel = mine, *tv = mine + {{PANEL_FLOATS}};
+                    size_t rows, groups;
+                    ptrdiff_t t;
+                    n = (size_t)b / {{BANDS}};
+                    y0 = (size_t)b % {{BANDS}} * {{RB}};
+                    rows = {{H}} - y0 < {{RB}} ? {{H}} - y0 : {{RB}};
+                    groups = (rows + {{M}} - 1) / {{M}};
+{{PACK}}
+                    {{FN}}_band(panel, rows, out + (n * {{COUT}} * {{H}} + y0) * {{W}}, {{OUT_PLANE}}, {{W}}, tv);
+                }
+            }
+        } else 
