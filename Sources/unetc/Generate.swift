@@ -22,9 +22,6 @@ struct CodegenOptions: ParsableArguments {
     @Option(help: "speed (every layer stored whole) or min (the smallest arena: each conv streamed into the next a few rows at a time, pools and the final 1x1 fused, decoder outputs written over their skips; see inspect --memory).")
     var memoryMode: MemoryMode = .speed
 
-    @Option(help: "Threads unet.c will run with (OMP_NUM_THREADS). Winograd convs with many bands and few weights give each of up to this many threads whole bands and a scratch of its own in the arena; with more threads at run time they share every band, as the other layers do. 1: none does.")
-    var threads = 2
-
     @Flag(help: "Write the weights to unet_weights.bin, given to unet_set_weights() at run time, instead of into unet.c (fast to compile; for large models).")
     var externalWeights = false
 
@@ -36,7 +33,6 @@ struct CodegenOptions: ParsableArguments {
         o.algorithm = algorithm
         o.winogradTile = winogradTile
         o.memory = memoryMode
-        o.threads = threads
         o.sourceName = URL(fileURLWithPath: source).lastPathComponent
         if let path = tuning {
             let file = try TuningFile.read(path: path)
@@ -47,12 +43,23 @@ struct CodegenOptions: ParsableArguments {
     }
 }
 
+/// The threads the generated C is arranged for (generate, inspect; verify takes its own --threads).
+struct ThreadsOption: ParsableArguments {
+    @Option(help: "Threads unet.c will run with (OMP_NUM_THREADS). Winograd convs with many bands and few weights give each of up to this many threads whole bands and a scratch of its own in the arena; with more threads at run time they share every band, as the other layers do. 1: none does.")
+    var threads = 2
+
+    func validate() throws {
+        if threads < 1 { throw ValidationError("--threads must be at least 1") }
+    }
+}
+
 struct Generate: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Generate unet.h and unet.c: standalone C99, no malloc, OpenMP-parallel with -fopenmp.")
 
     @OptionGroup var model: ModelOptions
     @OptionGroup var codegen: CodegenOptions
+    @OptionGroup var threads: ThreadsOption
 
     @Option(help: "Directory to write unet.h and unet.c into (created if missing).")
     var outputDir: String
@@ -60,9 +67,10 @@ struct Generate: ParsableCommand {
     func run() throws {
         let weights = try model.load()
         let (h, w) = try model.size()
-        let program = try Generator.generate(weights, batch: model.batch, height: h, width: w,
-                                             options: codegen.generatorOptions(source: model.weights,
-                                                                                  input: Shape(n: model.batch, c: weights.config.inChannels, h: h, w: w)))
+        var options = try codegen.generatorOptions(source: model.weights,
+                                                   input: Shape(n: model.batch, c: weights.config.inChannels, h: h, w: w))
+        options.threads = threads.threads
+        let program = try Generator.generate(weights, batch: model.batch, height: h, width: w, options: options)
         do {
             try FileManager.default.createDirectory(atPath: outputDir, withIntermediateDirectories: true)
         } catch {

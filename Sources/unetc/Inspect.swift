@@ -8,6 +8,7 @@ struct Inspect: ParsableCommand {
 
     @OptionGroup var model: ModelOptions
     @OptionGroup var codegen: CodegenOptions
+    @OptionGroup var threads: ThreadsOption
 
     @Option(help: "Print the IR after this pass (or 'all' for after every pass).")
     var dumpAfter: String?
@@ -35,7 +36,8 @@ struct Inspect: ParsableCommand {
         let graph = try weights.config.build(batch: model.batch, height: h, width: w)
         if tiling {
             let input = Shape(n: model.batch, c: weights.config.inChannels, h: h, w: w)
-            let options = try codegen.generatorOptions(source: model.weights, input: input)
+            var options = try codegen.generatorOptions(source: model.weights, input: input)
+            options.threads = threads.threads
             let program = try Generator.generate(weights, batch: model.batch, height: h, width: w, options: options)
             let layers = program.graph.nodes.filter { program.tilings[$0.name] != nil }
             if json {
@@ -54,6 +56,7 @@ struct Inspect: ParsableCommand {
         }
         if memory {
             var options = try codegen.generatorOptions(source: model.weights)
+            options.threads = threads.threads
             var plans: [MemoryMode: MemoryPlan] = [:]
             for mode in MemoryMode.allCases {
                 options.memory = mode

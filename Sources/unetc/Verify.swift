@@ -14,7 +14,7 @@ struct Verify: ParsableCommand {
     @Option(help: "Input height (with --random).") var height: Int?
     @Option(help: "Input width (with --random).") var width: Int?
     @Option(help: "Batch (with --random).") var batch = 1
-    @Option(help: "OMP_NUM_THREADS for the compiled program.") var threads: Int?
+    @Option(help: "OMP_NUM_THREADS for the compiled program (default: OpenMP's); unet.c is generated for that many threads, as by generate --threads (for 2 without it).") var threads: Int?
     @Flag(help: "Print every layer's error and the first layer where the C and the interpreter diverge.") var layers = false
     @Option(help: "Tolerance on the max absolute error against the interpreter.") var atol = 1e-4
     @Option(help: "C compiler (default: the first of $CC, clang, clang-14..19, gcc that builds OpenMP).") var cc: String?
@@ -49,6 +49,8 @@ struct Verify: ParsableCommand {
         options.layers = layers
         options.generator = try codegen.generatorOptions(source: weights,
                                                           input: Shape(n: x.shape[0], c: x.shape[1], h: x.shape[2], w: x.shape[3]))
+        // unet.c arranged for the threads it runs with (as `generate --threads`; 2 by default).
+        options.generator.threads = threads ?? options.generator.threads
         let report = try Verifier.verify(model, input: x, reference: reference, options: options)
         print("compiled with \(report.compiler) \(options.flags.joined(separator: " ")) in \(String(format: "%.1f", report.compileSeconds)) s")
         if layers {
