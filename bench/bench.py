@@ -88,15 +88,28 @@ def pick_cc(requested):
 
 # ---------------------------------------------------------------- peak FLOP/s (peak.c)
 
-def compile_peak(cc, workdir):
-    """Builds peak.c in workdir; returns the executable, or None (logged) if it fails."""
-    exe = os.path.join(workdir, "peak")
-    ok, _, out = run_cmd([cc] + CFLAGS + [os.path.join(HERE, "peak.c"), "-o", exe],
-                         what="compile peak.c")
+def compile_tool(cc, workdir, name, extra=()):
+    """Builds bench/NAME.c in workdir; returns the executable, or None (logged) if it fails."""
+    exe = os.path.join(workdir, name)
+    ok, _, out = run_cmd([cc] + CFLAGS + list(extra) + [os.path.join(HERE, f"{name}.c"), "-o", exe],
+                         what=f"compile {name}.c")
     if not ok:
-        log(f"peak.c failed to compile:\n{out}")
+        log(f"{name}.c failed to compile:\n{out}")
         return None
     return exe
+
+
+def compile_peak(cc, workdir):
+    return compile_tool(cc, workdir, "peak")
+
+
+def run_crosscore(exe):
+    """The cross-core round trip in ns (crosscore.c), or None."""
+    if exe is None:
+        return None
+    ok, _, out = run_cmd([exe], timeout=60, what="crosscore")
+    m = re.search(r"roundtrip_ns=(\d+)", out) if ok else None
+    return int(m.group(1)) if m else None
 
 
 def run_peak(exe, max_threads, seconds=0.3):
@@ -263,6 +276,10 @@ def measure(a, h, w, threads, onnx_path, input_path, variants, size_dir):
         outputs = {}
         failed = set()
         for rep in range(a.reps):
+            # the machine's slow minutes show here first (crosscore.c; README, Speed)
+            trip = run_crosscore(a.crosscore) if threads > 1 else None
+            if trip is not None:
+                a.trips.append(trip)
             k = rep % max(1, len(systems))
             for name, kind, obj in systems[k:] + systems[:k]:
                 if name in failed:
@@ -284,7 +301,8 @@ def measure(a, h, w, threads, onnx_path, input_path, variants, size_dir):
                     log(f"DROP {name} threads={threads}: {e}")
                     failed.add(name)
             log(f"{h}x{w} threads={threads} round {rep + 1}/{a.reps}: " + ", ".join(
-                f"{n} {times[n][-1]:.1f} ms" for n, _, _ in systems if times[n] and n not in failed))
+                f"{n} {times[n][-1]:.1f} ms" for n, _, _ in systems if times[n] and n not in failed)
+                + (f" (cross-core round trip {trip} ns)" if trip is not None else ""))
         res = {}
         for name, kind, obj in systems:
             if name in failed or not times[name]:
@@ -363,6 +381,8 @@ def main(argv=None):
 
     load_start = open("/proc/loadavg").read().split()[:3] if os.path.exists("/proc/loadavg") else []
     peak_start = measure_peak(cc, a.workdir, max(thread_list))
+    a.crosscore = compile_tool(cc, a.workdir, "crosscore", ["-ffast-math"]) if max(thread_list) > 1 else None
+    a.trips = []
     weights, weights_src = ensure_weights(a, unetc, a.workdir)
     tensors, meta = read_safetensors(weights)
     cfg = model_config(tensors, meta)
@@ -473,7 +493,10 @@ def main(argv=None):
         f"{datetime.datetime.now().isoformat(timespec='seconds')}. Load average (1/5/15 min) "
         f"at start {' '.join(load_start)}, at end {' '.join(load_end)} (other work on the "
         f"machine shows up mostly in the 2-thread rows); peak.c 2-thread GFLOP/s at start "
-        f"{fmt(peak_start.get(2), '.0f')}, at end {fmt(peak_end.get(2), '.0f')}.",
+        f"{fmt(peak_start.get(2), '.0f')}, at end {fmt(peak_end.get(2), '.0f')}."
+        + (f" Cross-core round trip (crosscore.c, before each multi-thread round) {min(a.trips)}-"
+           f"{max(a.trips)} ns: 80-170 in this machine's usual minutes, 430-470 in its slow ones."
+           if a.trips else ""),
     ]
     if build_info:
         notes.append("unetc build times: " + "; ".join(
