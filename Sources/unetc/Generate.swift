@@ -16,7 +16,7 @@ struct CodegenOptions: ParsableArguments {
     @Option(help: "Conv algorithm where the tuning file says nothing: direct, winograd (every 3x3 conv) or auto (winograd where it pays: 3x3 convs with 32 or more input channels).")
     var algorithm: AlgorithmChoice = .auto
 
-    @Option(help: "Winograd output tile m of F(m x m, 3x3): 4 (4x fewer multiplies), 2 (2.25x fewer, more accurate) or 0 (per layer: 4 from 64x64 outputs up, 2 below).")
+    @Option(help: "Winograd output tile m of F(m x m, 3x3): 4 (4x fewer multiplies), 2 (2.25x fewer, more accurate) or 0 (per layer: 4 from 32x32 outputs up, 2 below).")
     var winogradTile = 0
 
     @Option(help: "speed (every layer stored whole) or min (the smallest arena: each conv streamed into the next a few rows at a time, pools and the final 1x1 fused, decoder outputs written over their skips; see inspect --memory).")

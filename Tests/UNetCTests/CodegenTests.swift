@@ -424,7 +424,7 @@ final class CodegenTests: XCTestCase {
     func testWinogradTakesOneVectorOfTilesWhereTwoWouldLeaveL2() throws {
         // F4 with 256 input channels: one vector of tiles' transformed input is 576 KiB (fits
         // the 640 KiB block budget), two do not. Fewer channels, more, or F2: the padding rule.
-        for (size, expected) in [(256, ["down_conv.2.second", "up_conv.1.second", "up_conv.2.first"]),
+        for (size, expected) in [(256, ["down_conv.2.second", "down_conv.3.first", "up_conv.1.second", "up_conv.2.first"]),
                                  (512, ["down_conv.2.second", "down_conv.3.first", "up_conv.1.second", "up_conv.2.first"])] {
             let graph = try Pipeline.run(try UNetConfig(inChannels: 3, outChannels: 1, base: 64, depth: 4)
                 .build(batch: 1, height: size, width: size))
@@ -434,6 +434,28 @@ final class CodegenTests: XCTestCase {
                 if t.r == 24 && t.nv == 1 { wide.append(node.name) }
             }
             XCTAssertEqual(wide, expected, "\(size)x\(size)")
+        }
+    }
+
+    func testWinogradTilesAndTheWholeMapBands() throws {
+        // F4 from 32x32 up, F2 below; one band for the whole map where the weights pass 32 MiB
+        // and the map's transformed input fits 16 MiB (the 32x32 layers with 512 channels or
+        // more, and the 16x16 middle), not for the 64x64 ones at 512x512, whose whole map would
+        // not fit.
+        for (size, whole) in [(256, ["down_conv.3.second", "middle_conv.second", "up_conv.0.first", "up_conv.0.second"]),
+                              (512, ["middle_conv.first", "middle_conv.second"])] {
+            let graph = try Pipeline.run(try UNetConfig(inChannels: 3, outChannels: 1, base: 64, depth: 4)
+                .build(batch: 1, height: size, width: size))
+            var oneBand: [String] = []
+            for node in graph.nodes where Tiling.useWinograd(node, in: graph) {
+                let m = Tiling.winogradTile(node)
+                XCTAssertEqual(m, node.shape.h >= 32 ? 4 : 2, node.name)
+                let t = Tiling.winogradDefaults(node, in: graph, vectorWidth: 16, m: m)
+                let cin = node.inputs.reduce(0) { $0 + graph.nodes[$1].shape.c }
+                let weightBytes = (m + 2) * (m + 2) * cin * node.shape.c * 4
+                if t.rb >= node.shape.h && weightBytes > 32 << 20 { oneBand.append(node.name) }
+            }
+            XCTAssertEqual(oneBand, whole, "\(size)x\(size)")
         }
     }
 

@@ -163,11 +163,14 @@ public enum Tiling {
         return winogradApplies(node) && cin >= 32
     }
 
-    /// The `auto` output tile: F(4x4, 3x3) from 64x64 outputs up, where there are enough tiles
-    /// to reuse its 36 / 9 = 4x larger transformed weights; F(2x2, 3x3) below (measured on the
-    /// classic model: F4 is slower than F2 at 32x32 and below, faster at 64x64 and above).
+    /// The `auto` output tile: F(4x4, 3x3) from 32x32 outputs up, where there are enough tiles
+    /// to reuse its 36 / 16 = 2.25x larger transformed weights than F(2x2, 3x3)'s; F2 below.
+    /// On the classic model the 32x32 layers took 0.65-0.81x the time with F4 (256x256: the
+    /// level-3 and up_conv.0 layers, 1 and 2 threads; 512x512: the middle, 0.57-0.66x; 128x128:
+    /// level 2, 0.69-0.85x), once the heaviest of them take their whole map in one band
+    /// (`winogradDefaults`); before that rule F4 was slower there.
     public static func winogradTile(_ node: Node) -> Int {
-        node.shape.h * node.shape.w >= 64 * 64 ? 4 : 2
+        node.shape.h * node.shape.w >= 32 * 32 ? 4 : 2
     }
 
     /// Bytes of the transformed input of one band: (m+2)^2 x Cin x tiles, aimed at the L2.
@@ -186,9 +189,14 @@ public enum Tiling {
         let a = m + 2, xt = (w + m - 1) / m, yt = (h + m - 1) / m
         // As many tile rows per band as the budget allows, all bands the same size. Every band
         // reads all the transformed weights: where they outweigh the budget (deep layers) the
-        // band grows, up to 4x, so that they are read fewer times and fill whole vectors.
-        let weightBytes = a * a * cin * node.shape.c * 4
-        let budget = min(4 * winogradBudget, max(winogradBudget, weightBytes))
+        // band grows, up to 4x, so that they are read fewer times and fill whole vectors. Where
+        // they pass 32 MiB (read from DRAM every band) and the whole map's transformed input
+        // fits 16 MiB (the L3), the map is one band and they are read once: up_conv.0.first
+        // at 256x256 (75 MB of F4 weights) took 0.65x the time of three bands. Bigger bands
+        // short of the whole map measured 0.85-1.2x on the 64x64 layers at 512x512: not taken.
+        let weightBytes = a * a * cin * node.shape.c * 4, wholeMap = a * a * cin * xt * yt * 4
+        let budget = weightBytes > 32 * winogradBudget && wholeMap <= 16 * winogradBudget ? wholeMap
+            : min(4 * winogradBudget, max(winogradBudget, weightBytes))
         let maxRows = max(1, budget / (a * a * cin * xt * 4))
         let bands = (yt + maxRows - 1) / maxRows
         let tr = (yt + bands - 1) / bands
