@@ -456,6 +456,13 @@ final class CodegenTests: XCTestCase {
                 if t.rb >= node.shape.h && weightBytes > 32 << 20 { oneBand.append(node.name) }
             }
             XCTAssertEqual(oneBand, whole, "\(size)x\(size)")
+            // --memory-mode min: F4 from 64x64 up and no whole-map bands (its arena holds them).
+            for node in graph.nodes where Tiling.useWinograd(node, in: graph) {
+                let m = Tiling.winogradTile(node, memory: .min)
+                XCTAssertEqual(m, node.shape.h >= 64 ? 4 : 2, node.name)
+                let t = Tiling.winogradDefaults(node, in: graph, vectorWidth: 16, m: m, memory: .min)
+                if whole.contains(node.name) && node.shape.h > 16 { XCTAssertLessThan(t.rb, node.shape.h, node.name) }
+            }
         }
     }
 

@@ -153,8 +153,8 @@ public enum Generator {
             case .auto: winograd = Tiling.useWinograd(node, in: graph)
             }
             if winograd {
-                let m = options.winogradTile == 0 ? Tiling.winogradTile(node) : options.winogradTile
-                d = Tiling.winogradDefaults(node, in: graph, vectorWidth: v, m: m)
+                let m = options.winogradTile == 0 ? Tiling.winogradTile(node, memory: options.memory) : options.winogradTile
+                d = Tiling.winogradDefaults(node, in: graph, vectorWidth: v, m: m, memory: options.memory)
             }
             let t = options.tiling[node.name] ?? d
             try Tiling.validate(t, for: node)

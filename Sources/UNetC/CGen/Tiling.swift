@@ -168,9 +168,10 @@ public enum Tiling {
     /// On the classic model the 32x32 layers took 0.65-0.81x the time with F4 (256x256: the
     /// level-3 and up_conv.0 layers, 1 and 2 threads; 512x512: the middle, 0.57-0.66x; 128x128:
     /// level 2, 0.69-0.85x), once the heaviest of them take their whole map in one band
-    /// (`winogradDefaults`); before that rule F4 was slower there.
-    public static func winogradTile(_ node: Node) -> Int {
-        node.shape.h * node.shape.w >= 32 * 32 ? 4 : 2
+    /// (`winogradDefaults`); before that rule F4 was slower there. For `--memory-mode min`,
+    /// from 64x64 up: F4's larger transformed input in the band loops costs arena.
+    public static func winogradTile(_ node: Node, memory: MemoryMode = .speed) -> Int {
+        node.shape.h * node.shape.w >= (memory == .min ? 64 * 64 : 32 * 32) ? 4 : 2
     }
 
     /// Bytes of the transformed input of one band: (m+2)^2 x Cin x tiles, aimed at the L2.
@@ -182,8 +183,10 @@ public enum Tiling {
     /// GEMM register tiles (r output channels, nv vectors of tiles) for Winograd.
     static let winogradTiles: [(r: Int, nv: Int)] = [(8, 3), (12, 2), (6, 4), (16, 1), (8, 2)]
 
-    /// The default Winograd tiling of a 3x3 pad-1 conv with output tile `m` (2 or 4).
-    public static func winogradDefaults(_ node: Node, in graph: Graph, vectorWidth v: Int, m: Int) -> LayerTiling {
+    /// The default Winograd tiling of a 3x3 pad-1 conv with output tile `m` (2 or 4), for the
+    /// memory mode `memory`.
+    public static func winogradDefaults(_ node: Node, in graph: Graph, vectorWidth v: Int, m: Int,
+                                        memory: MemoryMode = .speed) -> LayerTiling {
         let cin = node.inputs.reduce(0) { $0 + graph.nodes[$1].shape.c }
         let (h, w, cout) = (node.shape.h, node.shape.w, node.shape.c)
         let a = m + 2, xt = (w + m - 1) / m, yt = (h + m - 1) / m
@@ -194,8 +197,9 @@ public enum Tiling {
         // fits 16 MiB (the L3), the map is one band and they are read once: up_conv.0.first
         // at 256x256 (75 MB of F4 weights) took 0.65x the time of three bands. Bigger bands
         // short of the whole map measured 0.85-1.2x on the 64x64 layers at 512x512: not taken.
+        // Not for `--memory-mode min`, whose arena holds the band loops' transformed input.
         let weightBytes = a * a * cin * node.shape.c * 4, wholeMap = a * a * cin * xt * yt * 4
-        let budget = weightBytes > 32 * winogradBudget && wholeMap <= 16 * winogradBudget ? wholeMap
+        let budget = memory == .speed && weightBytes > 32 * winogradBudget && wholeMap <= 16 * winogradBudget ? wholeMap
             : min(4 * winogradBudget, max(winogradBudget, weightBytes))
         let maxRows = max(1, budget / (a * a * cin * xt * 4))
         let bands = (yt + maxRows - 1) / maxRows
