@@ -3,6 +3,7 @@
  *   /usr/bin/clang-14 -O3 -march=native -fopenmp -I GEN_DIR layers.c -o l   (GEN_DIR/unet.c is
  *   included here, with UNET_TRACE stamping the clock after every layer)
  *   ./l [N]
+ * For a unet.c generated with --external-weights, ./l N GEN_DIR/unet_weights.bin.
  *
  * Runs unet_run on a deterministic pseudo-random input once as warm-up, then N (default 10)
  * timed runs. Prints one line per layer: "NAME MEDIAN_NS", the median over the runs of the time
@@ -10,6 +11,8 @@
  * one, then "total MEDIAN_NS". The speed schedule runs each layer in its own parallel region,
  * so the stamps fall between layers; with --memory-mode min a group's stamps all come at its
  * end and the group's time goes to its last layer.
+ *
+ * With LAYERS_OUTPUT=PATH in the environment it writes the output there (raw float32).
  *
  * Then, for every direct conv that runs on its own, its phases (UNET_PHASE): lines "phase NAME
  * PHASE NS" for PHASE pack (copying the band's input rows into the panel), wait (at the
@@ -115,6 +118,19 @@ int main(int argc, char **argv)
     uint64_t s = 0x9E3779B97F4A7C15ull;
     if (runs < 1) runs = 1;
     if (input == NULL || output == NULL) { fprintf(stderr, "layers: out of memory\n"); return 1; }
+#ifdef UNET_WEIGHTS_BYTES
+    {
+        void *weights = NULL;
+        FILE *f = argc > 2 ? fopen(argv[2], "rb") : NULL;
+        if (f == NULL) { fprintf(stderr, "layers: give unet_weights.bin after the run count\n"); return 1; }
+        if (posix_memalign(&weights, 64, UNET_WEIGHTS_BYTES) != 0
+            || fread(weights, 1, UNET_WEIGHTS_BYTES, f) != UNET_WEIGHTS_BYTES || unet_set_weights(weights) != 0) {
+            fprintf(stderr, "layers: cannot read %s (%u bytes)\n", argv[2], (unsigned)UNET_WEIGHTS_BYTES);
+            return 1;
+        }
+        fclose(f);
+    }
+#endif
     for (i = 0; i < in_count; i++) { /* xorshift64*, uniform in [0, 1), as harness.c */
         s ^= s >> 12; s ^= s << 25; s ^= s >> 27;
         input[i] = (float)((s * 0x2545F4914F6CDD1Dull) >> 40) * (1.0f / 16777216.0f);
@@ -140,5 +156,12 @@ int main(int argc, char **argv)
         printf("%s %lld\n", i < layers ? names[i] : "total", column[runs / 2]);
     }
     print_phases(runs);
+    if (getenv("LAYERS_OUTPUT") != NULL) { /* the last run's output, raw float32 */
+        FILE *f = fopen(getenv("LAYERS_OUTPUT"), "wb");
+        if (f == NULL || fwrite(output, sizeof(float), out_count, f) != out_count || fclose(f) != 0) {
+            fprintf(stderr, "layers: cannot write %s\n", getenv("LAYERS_OUTPUT"));
+            return 1;
+        }
+    }
     return 0;
 }

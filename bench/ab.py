@@ -1,0 +1,129 @@
+#!/usr/bin/env python3
+"""Two builds of a U-Net's C, timed layer by layer, interleaved: is B faster than A?
+
+    python3 bench/ab.py GEN_A GEN_B [--threads 2] [--rounds 10] [--runs 3] [--match REGEX]
+
+GEN_A and GEN_B are `unetc generate --external-weights` output directories (or with the
+weights embedded), for the same model and input size: say the defaults and a tuning file, or
+two unetc builds. Each is compiled into bench/layers.c (UNET_TRACE stamps every layer), their
+outputs compared bit for bit, then `--rounds` processes of each are run alternately (A B, B A,
+...), each one warm-up and `--runs` timed runs. Prints every layer's median over the processes
+for A and B and the ratio B / A, then the whole run.
+
+This machine's speed drifts from minute to minute, and in some minutes its two cores pass data
+to each other 3-4x slower (README, Speed): bench/crosscore.c runs before and after each
+process, and with 2 threads or more the rounds are split into "fast" (round trip under 250 ns
+both times) and "slow" (over 250 ns both times); mixed ones are dropped. Only the same pair
+of builds measured in the same minutes compares. The same directory given twice shows the
+noise: on this machine 0.93-1.02x on the whole run with 2-6 rounds, so take 10 or more.
+"""
+import argparse
+import array
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from bench import CFLAGS, compile_tool, pick_cc  # noqa: E402
+
+
+def build(cc, gen, out_dir, tag):
+    exe = os.path.join(out_dir, f"layers_{tag}")
+    cmd = [cc] + CFLAGS + ["-I", gen, os.path.join(HERE, "layers.c"), "-o", exe, "-lm"]
+    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if p.returncode != 0:
+        sys.exit(f"ab.py: compiling {gen}/unet.c failed:\n{p.stdout[-3000:]}")
+    weights = os.path.join(gen, "unet_weights.bin")
+    return [exe] + ([weights] if os.path.exists(weights) else [])
+
+
+def run(cmd, threads, runs, dump=None):
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads))
+    if dump:
+        env["LAYERS_OUTPUT"] = dump
+    argv = [cmd[0], str(runs)] + cmd[1:]
+    p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, timeout=3600)
+    if p.returncode != 0:
+        sys.exit(f"ab.py: {' '.join(argv)} failed ({p.returncode}): {p.stderr}")
+    times = {}
+    for line in p.stdout.splitlines():
+        if line.startswith("phase "):
+            continue
+        name, ns = line.rsplit(" ", 1)
+        times[name] = int(ns) / 1e6
+    return times
+
+
+def round_trip(exe):
+    if exe is None:
+        return None
+    p = subprocess.run([exe], stdout=subprocess.PIPE, text=True)
+    m = re.search(r"roundtrip_ns=(\d+)", p.stdout)
+    return int(m.group(1)) if m else None
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("a", help="generate output directory A (the baseline)")
+    ap.add_argument("b", help="generate output directory B")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--rounds", type=int, default=10, help="processes of each build")
+    ap.add_argument("--runs", type=int, default=3, help="timed runs per process")
+    ap.add_argument("--match", default=None, help="print only the layers matching this regex (and the total)")
+    ap.add_argument("--cc", default=None)
+    a = ap.parse_args(argv)
+    cc = pick_cc(a.cc)
+    with tempfile.TemporaryDirectory() as tmp:
+        cmds = {"A": build(cc, a.a, tmp, "a"), "B": build(cc, a.b, tmp, "b")}
+        crosscore = compile_tool(cc, tmp, "crosscore", ["-ffast-math"]) if a.threads > 1 else None
+        # The same layers, and the outputs compared (bit for bit, or the largest difference).
+        names, outputs = {}, {}
+        for k, c in cmds.items():
+            names[k] = list(run(c, a.threads, 1, dump=os.path.join(tmp, f"out_{k}.f32")))
+            outputs[k] = array.array("f", open(os.path.join(tmp, f"out_{k}.f32"), "rb").read())
+        if names["A"] != names["B"]:
+            sys.exit(f"ab.py: the builds have different layers:\n  A {names['A']}\n  B {names['B']}")
+        if outputs["A"].tobytes() == outputs["B"].tobytes():
+            print("outputs: bit-identical")
+        elif len(outputs["A"]) != len(outputs["B"]):
+            sys.exit("ab.py: the builds have different output sizes")
+        else:
+            print(f"outputs: max abs difference {max(abs(x - y) for x, y in zip(outputs['A'], outputs['B'])):.3g}")
+        res = {}
+        for r in range(a.rounds):
+            for k in ("A", "B") if r % 2 == 0 else ("B", "A"):
+                before = round_trip(crosscore)
+                times = run(cmds[k], a.threads, a.runs)
+                after = round_trip(crosscore)
+                if before is None:
+                    cls = "all"
+                elif before < 250 and after < 250:
+                    cls = "fast"
+                elif before > 250 and after > 250:
+                    cls = "slow"
+                else:
+                    continue
+                for name, ms in times.items():
+                    res.setdefault((cls, k, name), []).append(ms)
+    pat = re.compile(a.match) if a.match else None
+    for cls in ("all", "fast", "slow"):
+        if (cls, "A", "total") not in res or (cls, "B", "total") not in res:
+            continue
+        na, nb = len(res[(cls, "A", "total")]), len(res[(cls, "B", "total")])
+        print(f"{cls} minutes: {na} processes of A, {nb} of B ({a.threads} threads, {a.runs} runs each)"
+              if cls != "all" else f"{na} processes of A, {nb} of B ({a.threads} thread, {a.runs} runs each)")
+        print(f"  {'layer':28s} {'A ms':>9s} {'B ms':>9s}  B/A")
+        for name in names["A"]:
+            if name != "total" and pat and not pat.search(name):
+                continue
+            x, y = statistics.median(res[(cls, "A", name)]), statistics.median(res[(cls, "B", name)])
+            print(f"  {name:28s} {x:9.2f} {y:9.2f}  {y / x:.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
