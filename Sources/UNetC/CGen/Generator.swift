@@ -257,7 +257,7 @@ struct Lowering {
         let cin = node.inputs.reduce(0) { $0 + graph.nodes[$1].shape.c }
         let m = t.nr, a = m + 2
         let xt = (node.shape.w + m - 1) / m
-        let tr = min((t.rb + m - 1) / m, (node.shape.h + m - 1) / m)
+        let tr = Tiling.winogradTileRows(node, t)
         let pw = xt * m + 2, rows = tr * m + 2
         let panelFloats = (cin * pw * rows + 15) / 16 * 16
         let block = t.nv * v

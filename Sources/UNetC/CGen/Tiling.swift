@@ -247,9 +247,15 @@ public enum Tiling {
             && a * a * cin * node.shape.c * 4 <= threadBandsWeightBudget
     }
 
-    /// Bands of a Winograd conv on its own, over the batch: `rb` rows, rounded up to whole tiles.
+    /// Rows of tiles in a band of a Winograd conv: `rb` rows rounded up to whole tiles, at most
+    /// the map's.
+    public static func winogradTileRows(_ node: Node, _ t: LayerTiling) -> Int {
+        min((t.rb + t.nr - 1) / t.nr, (node.shape.h + t.nr - 1) / t.nr)
+    }
+
+    /// Bands of a Winograd conv on its own, over the batch.
     public static func winogradBands(_ node: Node, _ t: LayerTiling) -> Int {
-        let m = t.nr, rb = min((t.rb + m - 1) / m, (node.shape.h + m - 1) / m) * m
+        let rb = winogradTileRows(node, t) * t.nr
         return node.shape.n * ((node.shape.h + rb - 1) / rb)
     }
 
