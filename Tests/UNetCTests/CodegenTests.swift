@@ -476,8 +476,14 @@ final class CodegenTests: XCTestCase {
                 .build(batch: 1, height: size, width: size))
             var own: [String] = []
             for node in graph.nodes where Tiling.useWinograd(node, in: graph) {
-                let t = Tiling.winogradDefaults(node, in: graph, vectorWidth: 16, m: Tiling.winogradTile(node))
-                if Tiling.threadBands(node, in: graph, t) { own.append(node.name) }
+                let m = Tiling.winogradTile(node)
+                let t = Tiling.winogradDefaults(node, in: graph, vectorWidth: 16, m: m)
+                guard Tiling.threadBands(node, in: graph, t) else { continue }
+                own.append(node.name)
+                // Their own bands are half as high (at least one row of tiles).
+                let mine = Tiling.winogradDefaults(node, in: graph, vectorWidth: 16, m: m, ownBands: true)
+                XCTAssertEqual(mine.rb, max(m, t.rb / 2 / m * m), node.name)
+                XCTAssertTrue(Tiling.threadBands(node, in: graph, mine), node.name)
             }
             XCTAssertEqual(own, expected, "\(size)x\(size)")
         }

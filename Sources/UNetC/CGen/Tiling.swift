@@ -184,9 +184,12 @@ public enum Tiling {
     static let winogradTiles: [(r: Int, nv: Int)] = [(8, 3), (12, 2), (6, 4), (16, 1), (8, 2)]
 
     /// The default Winograd tiling of a 3x3 pad-1 conv with output tile `m` (2 or 4), for the
-    /// memory mode `memory`.
+    /// memory mode `memory`; with `ownBands`, for a conv whose threads take whole bands
+    /// (`threadBands`): bands half as high, twice as many. At 256x256 the three such layers
+    /// with 128x128 maps took 0.87-0.92x the time with 8 rows per band instead of 16 (2
+    /// threads, `bench/ab.py`), as the tuner had found.
     public static func winogradDefaults(_ node: Node, in graph: Graph, vectorWidth v: Int, m: Int,
-                                        memory: MemoryMode = .speed) -> LayerTiling {
+                                        memory: MemoryMode = .speed, ownBands: Bool = false) -> LayerTiling {
         let cin = node.inputs.reduce(0) { $0 + graph.nodes[$1].shape.c }
         let (h, w, cout) = (node.shape.h, node.shape.w, node.shape.c)
         let a = m + 2, xt = (w + m - 1) / m, yt = (h + m - 1) / m
@@ -201,7 +204,7 @@ public enum Tiling {
         let weightBytes = a * a * cin * node.shape.c * 4, wholeMap = a * a * cin * xt * yt * 4
         let budget = memory == .speed && weightBytes > 32 * winogradBudget && wholeMap <= 16 * winogradBudget ? wholeMap
             : min(4 * winogradBudget, max(winogradBudget, weightBytes))
-        let maxRows = max(1, budget / (a * a * cin * xt * 4))
+        let shared = max(1, budget / (a * a * cin * xt * 4)), maxRows = ownBands ? max(1, shared / 2) : shared
         let bands = (yt + maxRows - 1) / maxRows
         let tr = (yt + bands - 1) / bands
         let tiles = tr * xt
