@@ -9,17 +9,12 @@
             ptrdiff_t b;
             UNET_OMP(omp for schedule(static))
             for (b = 0; b < {{N}} * {{BANDS}}; b++) {
+                n = (size_t)b / {{BANDS}};
+                y0 = (size_t)b % {{BANDS}} * {{RB}};
                 UNET_OMP(omp parallel num_threads(1))
                 {
                     float *panel = mine, *tv = mine + {{PANEL_FLOATS}};
-                    size_t rows, groups;
-                    ptrdiff_t t;
-                    n = (size_t)b / {{BANDS}};
-                    y0 = (size_t)b % {{BANDS}} * {{RB}};
-                    rows = {{H}} - y0 < {{RB}} ? {{H}} - y0 : {{RB}};
-                    groups = (rows + {{M}} - 1) / {{M}};
-{{PACK}}
-                    {{FN}}_band(panel, rows, out + (n * {{COUT}} * {{H}} + y0) * {{W}}, {{OUT_PLANE}}, {{W}}, tv);
+{{STEP}}
                 }
             }
         } else 

@@ -13,11 +13,7 @@ static void {{FN}}({{PARAMS}}float *out, float *scratch)
             float *panel = scratch, *tv = scratch + {{PANEL_FLOATS}};
             for (n = 0; n < {{N}}; n++) {
                 for (y0 = 0; y0 < {{H}}; y0 += {{RB}}) {
-                    size_t rows = {{H}} - y0 < {{RB}} ? {{H}} - y0 : {{RB}};
-                    size_t groups = (rows + {{M}} - 1) / {{M}};
-                    ptrdiff_t t;
-{{PACK}}
-                    {{FN}}_band(panel, rows, out + (n * {{COUT}} * {{H}} + y0) * {{W}}, {{OUT_PLANE}}, {{W}}, tv);
+{{STEP}}
                 }
             }
         }

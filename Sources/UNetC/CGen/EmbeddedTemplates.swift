@@ -919,6 +919,13 @@ static void {{FN}}_band(const float *panel, size_t rows, float *out, size_t out_
 }
 
 """#,
+    "winograd_band_step.c": #"""
+                    size_t rows = {{H}} - y0 < {{RB}} ? {{H}} - y0 : {{RB}};
+                    size_t groups = (rows + {{M}} - 1) / {{M}};
+                    ptrdiff_t t;
+{{PACK}}
+                    {{FN}}_band(panel, rows, out + (n * {{COUT}} * {{H}} + y0) * {{W}}, {{OUT_PLANE}}, {{W}}, tv);
+"""#,
     "winograd_bands.c": #"""
         if (UNET_THREADS() <= {{SLOTS}}) {
             /* Each thread takes whole bands and packs them into a scratch of its own, so no
@@ -931,17 +938,12 @@ static void {{FN}}_band(const float *panel, size_t rows, float *out, size_t out_
             ptrdiff_t b;
             UNET_OMP(omp for schedule(static))
             for (b = 0; b < {{N}} * {{BANDS}}; b++) {
+                n = (size_t)b / {{BANDS}};
+                y0 = (size_t)b % {{BANDS}} * {{RB}};
                 UNET_OMP(omp parallel num_threads(1))
                 {
                     float *panel = mine, *tv = mine + {{PANEL_FLOATS}};
-                    size_t rows, groups;
-                    ptrdiff_t t;
-                    n = (size_t)b / {{BANDS}};
-                    y0 = (size_t)b % {{BANDS}} * {{RB}};
-                    rows = {{H}} - y0 < {{RB}} ? {{H}} - y0 : {{RB}};
-                    groups = (rows + {{M}} - 1) / {{M}};
-{{PACK}}
-                    {{FN}}_band(panel, rows, out + (n * {{COUT}} * {{H}} + y0) * {{W}}, {{OUT_PLANE}}, {{W}}, tv);
+{{STEP}}
                 }
             }
         } else 
@@ -986,11 +988,7 @@ static void {{FN}}({{PARAMS}}float *out, float *scratch)
             float *panel = scratch, *tv = scratch + {{PANEL_FLOATS}};
             for (n = 0; n < {{N}}; n++) {
                 for (y0 = 0; y0 < {{H}}; y0 += {{RB}}) {
-                    size_t rows = {{H}} - y0 < {{RB}} ? {{H}} - y0 : {{RB}};
-                    size_t groups = (rows + {{M}} - 1) / {{M}};
-                    ptrdiff_t t;
-{{PACK}}
-                    {{FN}}_band(panel, rows, out + (n * {{COUT}} * {{H}} + y0) * {{W}}, {{OUT_PLANE}}, {{W}}, tv);
+{{STEP}}
                 }
             }
         }

@@ -532,7 +532,7 @@ struct Lowering {
         }
 
         let conv = convPanel(i), plane = conv.pw * conv.rows
-        let fields: [String: CustomStringConvertible] = [
+        var fields: [String: CustomStringConvertible] = [
             "NODE": node.name, "OP": node.op.mnemonic, "INPUTS": inputs, "OUT_SHAPE": node.shape,
             "FLOPS": 2 * node.shape.count * cin * 9, "FN": fn, "PARAMS": params(node),
             "M": m, "AA": a * a, "R": t.r, "NV": t.nv, "RB": s.tr * m, "TR": s.tr, "XT": s.xt,
@@ -540,12 +540,18 @@ struct Lowering {
             "PANEL_FLOATS": s.panelFloats, "WEIGHTS": wexpr, "BIAS": bexpr, "N": node.shape.n,
             "H": h, "W": w, "COB": cob, "COUT": cout, "RELU": relu ? 1 : 0, "OUT_PLANE": h * w,
             "PACK": standalone(i) ? indent(layerPacks(node, plane: plane, pw: s.pw, pad: 1, rowGroup: m), by: 4) : "",
-            "THREAD_BANDS": threadBands(i) ? Template.render("winograd_bands.c", [
-                "SLOTS": threads, "SLOT_FLOATS": winogradSlotFloats(i), "BANDS": Tiling.winogradBands(node, t) / node.shape.n,
-                "N": node.shape.n, "RB": s.tr * m, "H": h, "M": m, "PANEL_FLOATS": s.panelFloats, "FN": fn,
-                "COUT": cout, "W": w, "OUT_PLANE": h * w,
-                "PACK": indent(layerPacks(node, plane: plane, pw: s.pw, pad: 1, rowGroup: m), by: 4)]) : "        "]
-        layerCode += Template.render(standalone(i) ? ["winograd.c", "winograd_layer.c"] : ["winograd.c"], fields, sharedWith: ["winograd_layer.c"])
+            "STEP": "", "THREAD_BANDS": "        "]
+        // One band packed and computed, as both band loops run it.
+        fields["STEP"] = Template.render(["winograd_band_step.c"], fields, sharedWith: ["winograd.c", "winograd_layer.c"])
+        if threadBands(i) {
+            // Each thread's own bands, ahead of the shared loop: the same values and the scratches.
+            let slots: [String: CustomStringConvertible] = [
+                "SLOTS": threads, "SLOT_FLOATS": winogradSlotFloats(i), "BANDS": Tiling.winogradBands(node, t) / node.shape.n]
+            fields["THREAD_BANDS"] = Template.render(["winograd_bands.c"], fields.merging(slots) { $1 },
+                                                     sharedWith: ["winograd.c", "winograd_layer.c", "winograd_band_step.c"])
+        }
+        layerCode += Template.render(standalone(i) ? ["winograd.c", "winograd_layer.c"] : ["winograd.c"], fields,
+                                     sharedWith: ["winograd_layer.c", "winograd_band_step.c"])
     }
 
     mutating func emitConvTranspose(_ i: Int, fn: String, t: LayerTiling, inputs: String) {
