@@ -22,48 +22,27 @@ import array
 import os
 import re
 import statistics
-import subprocess
 import sys
 import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from bench import CFLAGS, compile_tool, pick_cc  # noqa: E402
+from bench import compile_tool, pick_cc, run_crosscore  # noqa: E402
+from layers import compile_layers, run_once  # noqa: E402
 
 
 def build(cc, gen, out_dir, tag):
-    exe = os.path.join(out_dir, f"layers_{tag}")
-    cmd = [cc] + CFLAGS + ["-I", gen, os.path.join(HERE, "layers.c"), "-o", exe, "-lm"]
-    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    if p.returncode != 0:
-        sys.exit(f"ab.py: compiling {gen}/unet.c failed:\n{p.stdout[-3000:]}")
+    """The command that runs layers.c built around GEN/unet.c: the executable, then the
+    weights file where unet.c was generated with --external-weights."""
+    exe = compile_layers(cc, gen, os.path.join(out_dir, f"layers_{tag}"))
     weights = os.path.join(gen, "unet_weights.bin")
     return [exe] + ([weights] if os.path.exists(weights) else [])
 
 
 def run(cmd, threads, runs, dump=None):
-    env = dict(os.environ, OMP_NUM_THREADS=str(threads))
-    if dump:
-        env["LAYERS_OUTPUT"] = dump
-    argv = [cmd[0], str(runs)] + cmd[1:]
-    p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, timeout=3600)
-    if p.returncode != 0:
-        sys.exit(f"ab.py: {' '.join(argv)} failed ({p.returncode}): {p.stderr}")
-    times = {}
-    for line in p.stdout.splitlines():
-        if line.startswith("phase "):
-            continue
-        name, ns = line.rsplit(" ", 1)
-        times[name] = int(ns) / 1e6
-    return times
-
-
-def round_trip(exe):
-    if exe is None:
-        return None
-    p = subprocess.run([exe], stdout=subprocess.PIPE, text=True)
-    m = re.search(r"roundtrip_ns=(\d+)", p.stdout)
-    return int(m.group(1)) if m else None
+    """{layer: median ms} of one process, "total" included; the output written to `dump`."""
+    times, _ = run_once(cmd[0], threads, runs, cmd[1:], {"LAYERS_OUTPUT": dump} if dump else None)
+    return {name: ns / 1e6 for name, ns in times}
 
 
 def main(argv=None):
@@ -96,9 +75,9 @@ def main(argv=None):
         res = {}
         for r in range(a.rounds):
             for k in ("A", "B") if r % 2 == 0 else ("B", "A"):
-                before = round_trip(crosscore)
+                before = run_crosscore(crosscore)
                 times = run(cmds[k], a.threads, a.runs)
-                after = round_trip(crosscore)
+                after = run_crosscore(crosscore)
                 if before is None:
                     cls = "all"
                 elif before < 250 and after < 250:

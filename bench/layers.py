@@ -55,17 +55,23 @@ def build(a, cc, unetc, weights, h, w, alg, size_dir):
     ok, _, out = run_cmd(cmd, timeout=1800, what=f"generate {alg}")
     if not ok:
         sys.exit(f"layers.py: unetc generate failed:\n{out[-3000:]}")
-    exe = os.path.join(gen, "layers")
+    return compile_layers(cc, gen, os.path.join(gen, "layers"))
+
+
+def compile_layers(cc, gen, exe):
+    """layers.c built around GEN/unet.c as EXE; exits on failure."""
     ok, _, out = run_cmd([cc] + CFLAGS + ["-I", gen, os.path.join(HERE, "layers.c"), "-o", exe, "-lm"],
-                         timeout=3600, what=f"compile {alg}")
+                         timeout=3600, what=f"compile {gen}/unet.c")
     if not ok:
         sys.exit(f"layers.py: compile failed:\n{out[-3000:]}")
     return exe
 
 
-def run_once(exe, threads, runs):
-    env = dict(os.environ, OMP_NUM_THREADS=str(threads))
-    p = subprocess.run([exe, str(runs)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+def run_once(exe, threads, runs, args=(), env_extra=None):
+    """One process of a layers.c build: ([(layer, median ns)..., ("total", ns)], {(layer, phase): ns}).
+    `args` follow the run count (unet_weights.bin for external weights)."""
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads), **(env_extra or {}))
+    p = subprocess.run([exe, str(runs), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                        env=env, timeout=1800)
     if p.returncode != 0:
         sys.exit(f"layers.py: {exe} failed ({p.returncode}): {p.stderr}")
