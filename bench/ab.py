@@ -27,7 +27,7 @@ import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from bench import compile_tool, pick_cc, run_crosscore  # noqa: E402
+from bench import SLOW_TRIP_NS, compile_tool, pick_cc, run_crosscore  # noqa: E402
 from layers import compile_layers, run_once  # noqa: E402
 
 
@@ -80,9 +80,9 @@ def main(argv=None):
                 after = run_crosscore(crosscore)
                 if before is None:
                     cls = "all"
-                elif before < 250 and after < 250:
+                elif before < SLOW_TRIP_NS and after < SLOW_TRIP_NS:
                     cls = "fast"
-                elif before > 250 and after > 250:
+                elif before > SLOW_TRIP_NS and after > SLOW_TRIP_NS:
                     cls = "slow"
                 else:
                     continue

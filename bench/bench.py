@@ -103,6 +103,11 @@ def compile_peak(cc, workdir):
     return compile_tool(cc, workdir, "peak")
 
 
+# A cross-core round trip (crosscore.c) above this many ns marks one of this machine's slow
+# minutes (README, Speed): 80-170 ns in the usual ones, 400-600 in the slow ones.
+SLOW_TRIP_NS = 250
+
+
 def run_crosscore(exe):
     """The cross-core round trip in ns (crosscore.c), or None."""
     if exe is None:
@@ -273,6 +278,7 @@ def measure(a, h, w, threads, onnx_path, input_path, variants, size_dir):
                 f"{wk.load_s:.1f} s")
             systems.append((label, "peer", wk))
         times = {name: [] for name, _, _ in systems}
+        trips = {name: [] for name, _, _ in systems}  # the round trip before each time's round
         outputs = {}
         failed = set()
         for rep in range(a.reps):
@@ -293,10 +299,12 @@ def measure(a, h, w, threads, onnx_path, input_path, variants, size_dir):
                         if name not in outputs:
                             out = os.path.join(size_dir, f"out_{obj.algorithm}_t{threads}.f32")
                             outputs[name] = out
-                        times[name] += obj.run_ms(threads, input_path, a.runs_per_rep, out,
-                                                  timeout=a.run_timeout)
+                        got = obj.run_ms(threads, input_path, a.runs_per_rep, out,
+                                         timeout=a.run_timeout)
                     else:
-                        times[name].append(obj.run_ms())
+                        got = [obj.run_ms()]
+                    times[name] += got
+                    trips[name] += [trip] * len(got)
                 except Exception as e:  # noqa: BLE001
                     log(f"DROP {name} threads={threads}: {e}")
                     failed.add(name)
@@ -314,8 +322,8 @@ def measure(a, h, w, threads, onnx_path, input_path, variants, size_dir):
                 rss = obj.rss_mib()
             else:
                 rss = obj.rss_mib
-            res[name] = {"kind": kind, "times_ms": times[name], "rss_mib": rss,
-                         "output": outputs.get(name)}
+            res[name] = {"kind": kind, "times_ms": times[name], "trips_ns": trips[name],
+                         "rss_mib": rss, "output": outputs.get(name)}
         return res
     finally:
         for wk in workers:
@@ -324,6 +332,30 @@ def measure(a, h, w, threads, onnx_path, input_path, variants, size_dir):
 
 def fmt(x, spec):
     return "n/a" if x is None or (isinstance(x, float) and x != x) else format(x, spec)
+
+
+def by_minute_table(results):
+    """The multi-thread cells again, their rounds split by the round trip measured before
+    each: the machine's usual minutes and its slow ones (SLOW_TRIP_NS). Empty when no round
+    was slow, since the main table then says it all."""
+    cells = [r for r in results if any(t is not None and t > SLOW_TRIP_NS for t in r["trips_ns"])]
+    if not cells:
+        return []
+    out = ["", f"The multi-thread cells with rounds in slow minutes (cross-core round trip over "
+           f"{SLOW_TRIP_NS} ns before the round), split by the kind of minute:", "",
+           "| system | size | threads | usual: rounds | median ms | % of peak "
+           "| slow: rounds | median ms | % of peak |", "|---|---|---|---:|---:|---:|---:|---:|---:|"]
+    for r in cells:
+        row = f"| {r['system']} | {r['height']}x{r['width']} | {r['threads']} "
+        for slow in (False, True):
+            ms = [t for t, trip in zip(r["times_ms"], r["trips_ns"])
+                  if trip is not None and (trip > SLOW_TRIP_NS) == slow]
+            med = statistics.median(ms) if ms else None
+            pct = 100 * r["gflops"] * r["median_ms"] / med / r["peak_gflops"] \
+                if med and r["peak_gflops"] else None
+            row += f"| {len(ms)} | {fmt(med, '.1f')} | {fmt(pct, '.1f')} "
+        out.append(row + "|")
+    return out
 
 
 def main(argv=None):
@@ -431,6 +463,7 @@ def main(argv=None):
                 results.append({
                     "system": name, "kind": r["kind"], "height": h, "width": w, "threads": t,
                     "median_ms": med, "min_ms": min(r["times_ms"]), "times_ms": r["times_ms"],
+                    "trips_ns": r["trips_ns"],
                     "gflops": gflops, "peak_gflops": pk,
                     "pct_peak": 100 * gflops / pk if pk else None,
                     "ratio": med / ref_med if ref_med else None, "reference": ref,
@@ -502,7 +535,7 @@ def main(argv=None):
         notes.append("unetc build times: " + "; ".join(
             f"{k}: generate {fmt(v['generate_s'], '.1f')} s, compile {fmt(v['compile_s'], '.1f')} s"
             for k, v in build_info.items()) + ".")
-    table = "\n".join(lines + notes) + "\n"
+    table = "\n".join(lines + notes + by_minute_table(results)) + "\n"
     print(table)
     with open(os.path.join(a.workdir, "results.md"), "w") as f:
         f.write(table)
