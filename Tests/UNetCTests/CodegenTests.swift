@@ -480,10 +480,13 @@ final class CodegenTests: XCTestCase {
                 let t = Tiling.winogradDefaults(node, in: graph, vectorWidth: 16, m: m)
                 guard Tiling.threadBands(node, in: graph, t) else { continue }
                 own.append(node.name)
-                // Their own bands are half as high (at least one row of tiles).
-                let mine = Tiling.winogradDefaults(node, in: graph, vectorWidth: 16, m: m, ownBands: true)
+                // Generated for 2 threads, their own bands are half as high (at least one row
+                // of tiles); in min mode they are not.
+                let mine = Tiling.winogradDefaults(node, in: graph, vectorWidth: 16, m: m, threads: 2)
                 XCTAssertEqual(mine.rb, max(m, t.rb / 2 / m * m), node.name)
                 XCTAssertTrue(Tiling.threadBands(node, in: graph, mine), node.name)
+                XCTAssertEqual(Tiling.winogradDefaults(node, in: graph, vectorWidth: 16, m: m, memory: .min, threads: 2),
+                               Tiling.winogradDefaults(node, in: graph, vectorWidth: 16, m: m, memory: .min), node.name)
             }
             XCTAssertEqual(own, expected, "\(size)x\(size)")
         }

@@ -154,10 +154,8 @@ public enum Generator {
             }
             if winograd {
                 let m = options.winogradTile == 0 ? Tiling.winogradTile(node, memory: options.memory) : options.winogradTile
-                d = Tiling.winogradDefaults(node, in: graph, vectorWidth: v, m: m, memory: options.memory)
-                if options.threads > 1 && options.memory == .speed && Tiling.threadBands(node, in: graph, d) {
-                    d = Tiling.winogradDefaults(node, in: graph, vectorWidth: v, m: m, memory: options.memory, ownBands: true)
-                }
+                d = Tiling.winogradDefaults(node, in: graph, vectorWidth: v, m: m, memory: options.memory,
+                                            threads: options.threads)
             }
             let t = options.tiling[node.name] ?? d
             try Tiling.validate(t, for: node)

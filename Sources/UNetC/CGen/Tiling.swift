@@ -184,12 +184,20 @@ public enum Tiling {
     static let winogradTiles: [(r: Int, nv: Int)] = [(8, 3), (12, 2), (6, 4), (16, 1), (8, 2)]
 
     /// The default Winograd tiling of a 3x3 pad-1 conv with output tile `m` (2 or 4), for the
-    /// memory mode `memory`; with `ownBands`, for a conv whose threads take whole bands
-    /// (`threadBands`): bands half as high, twice as many. At 256x256 the three such layers
-    /// with 128x128 maps took 0.87-0.92x the time with 8 rows per band instead of 16 (2
-    /// threads, `bench/ab.py`), as the tuner had found.
+    /// memory mode `memory` and a unet.c generated for `threads` threads. In speed mode with 2
+    /// threads or more, a conv whose threads take whole bands (`threadBands`) gets bands half
+    /// as high, twice as many: at 256x256 the three such layers with 128x128 maps took
+    /// 0.87-0.92x the time with 8 rows per band instead of 16 (2 threads, `bench/ab.py`), as
+    /// the tuner had found.
     public static func winogradDefaults(_ node: Node, in graph: Graph, vectorWidth v: Int, m: Int,
-                                        memory: MemoryMode = .speed, ownBands: Bool = false) -> LayerTiling {
+                                        memory: MemoryMode = .speed, threads: Int = 1) -> LayerTiling {
+        let shared = winogradDefaults(node, in: graph, vectorWidth: v, m: m, memory: memory, ownBands: false)
+        guard threads > 1, memory == .speed, threadBands(node, in: graph, shared) else { return shared }
+        return winogradDefaults(node, in: graph, vectorWidth: v, m: m, memory: memory, ownBands: true)
+    }
+
+    private static func winogradDefaults(_ node: Node, in graph: Graph, vectorWidth v: Int, m: Int,
+                                         memory: MemoryMode, ownBands: Bool) -> LayerTiling {
         let cin = node.inputs.reduce(0) { $0 + graph.nodes[$1].shape.c }
         let (h, w, cout) = (node.shape.h, node.shape.w, node.shape.c)
         let a = m + 2, xt = (w + m - 1) / m, yt = (h + m - 1) / m
