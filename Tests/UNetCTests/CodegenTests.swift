@@ -421,6 +421,21 @@ final class CodegenTests: XCTestCase {
         XCTAssertEqual(rb, ["up_sample.0.up": 16, "up_sample.1.up": 4, "up_sample.2.up": 4, "up_sample.3.up": 4])
     }
 
+    /// A transposed conv's tile is 3 output channels x 2 vectors of columns where its input is
+    /// two vectors wide, so that each weight broadcast feeds two FMAs; 6 x 1 on narrower maps.
+    func testTransposedConvTilesTakeTwoVectorsWhereTheMapIsThatWide() throws {
+        let graph = try Pipeline.run(try UNetConfig(inChannels: 3, outChannels: 1, base: 64, depth: 4)
+            .build(batch: 1, height: 256, width: 256))
+        var tiles: [String: [Int]] = [:]
+        for node in graph.nodes {
+            if case .convTranspose = node.op, let t = Tiling.defaults(node, in: graph, vectorWidth: 16) {
+                tiles[node.name] = [t.r, t.nv]
+            }
+        }
+        XCTAssertEqual(tiles, ["up_sample.0.up": [6, 1], "up_sample.1.up": [3, 2], "up_sample.2.up": [3, 2],
+                               "up_sample.3.up": [3, 2]])
+    }
+
     func testWinogradTakesOneVectorOfTilesWhereTwoWouldLeaveL2() throws {
         // F4 with 256 input channels: one vector of tiles' transformed input is 576 KiB (fits
         // the 640 KiB block budget), two do not. Fewer channels, more, or F2: the padding rule.

@@ -132,7 +132,10 @@ public enum Tiling {
             return LayerTiling(r: r, nv: nv, rb: rb, nr: nr, kc: 0)
         case .convTranspose:
             let src = graph.nodes[node.inputs[0]].shape
-            let nv = 1, r = min(6, node.shape.c)
+            // 24 accumulators: r output channels x 4 taps x nv vectors. Each weight broadcast
+            // feeds nv FMAs, so two vectors of columns, where the map is that wide, halve the
+            // broadcasts (the 6 x 1 tile issues one per FMA).
+            let nv = src.w >= 2 * v ? 2 : 1, r = min(nv == 2 ? 3 : 6, node.shape.c)
             let rb = transposedBandRows(cin: cin, inH: src.h, inW: src.w, nv: nv, v: v)
             return LayerTiling(r: r, nv: nv, rb: rb)
         case .input, .relu, .maxPool, .crop, .view, .concat, .output:
