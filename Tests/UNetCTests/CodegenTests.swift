@@ -507,6 +507,21 @@ final class CodegenTests: XCTestCase {
         }
     }
 
+    /// A 1x1 conv whose tiles divide its rows reads its input in place: no panel to pack, no
+    /// scratch. "tiny" (32 columns: 2 vectors of 16) does; "small" (80 columns: 5 vectors,
+    /// tiles of 4) packs. Both still match the interpreter, the batch of 2 included.
+    func testPointwiseConvReadsItsInputInPlaceWhereTilesDivideItsRows() throws {
+        try concurrently([("tiny", true), ("small", false), ("batch", true)], { name, inPlace -> Verifier.Report in
+            try self.verify(try Fixture.load(name)) { $0.generator.vectorWidth = 16 }
+        }) { c, report in
+            let source = String(decoding: report.program.source(), as: UTF8.self)
+            let fn = source.components(separatedBy: "static void final_conv(")[1].components(separatedBy: "\n}\n")[0]
+            XCTAssertEqual(!fn.contains("unet_pack_plane"), c.1, c.0)
+            XCTAssertEqual(report.program.plan.buffers.contains { $0.name == "final_conv.scratch" }, !c.1, c.0)
+            XCTAssertLessThan(report.vsInterpreter.maxAbs, 1e-5, "\(c.0): \(report.vsInterpreter)")
+        }
+    }
+
     func testThreadBandsTakeAScratchPerThread() throws {
         let f = try Fixture.load("small")
         var options = GeneratorOptions()

@@ -232,9 +232,22 @@ struct Lowering {
     func scratchBytes(_ i: Int) -> Int {
         let node = graph.nodes[i]
         if isGroupDriver(i) { return groupLayout(i).floats * 4 }
-        guard let t = tilings[node.name] else { return 0 }
+        guard let t = tilings[node.name], !readsInPlace(i) else { return 0 }
         if t.algorithm == .winograd { return winogradSlotFloats(i) * 4 * (threadBands(i) ? threads : 1) }
         return panel(node, t).floats * 4
+    }
+
+    /// Whether a conv on its own reads its input where it lies instead of packing it: a 1x1
+    /// conv (no halo) with one input, stored whole (not a view), whose rows are a whole number
+    /// of tiles wide (so no tile reads past a row). The classic model's final conv packed its
+    /// whole 64-channel input for that: 84% of its time.
+    func readsInPlace(_ i: Int) -> Bool {
+        let node = graph.nodes[i]
+        guard case .conv(1, 0, _) = node.op, standalone(i), node.inputs.count == 1,
+              let t = tilings[node.name], t.algorithm == .direct else { return false }
+        let src = node.inputs[0], st = storage(src)
+        return st.h == node.shape.h && st.w == node.shape.w && node.shape.w % (t.nv * v) == 0
+            && graph.nodes[src].shape.c == st.c
     }
 
     /// Floats of one Winograd scratch, rounded up to 64 bytes so that every thread's starts
@@ -369,7 +382,7 @@ struct Lowering {
             }
             guard node.fusion == .none else { continue }
             var args = node.inputs.map(pointer) + [pointer(i)]
-            if node.op.hasWeights { args.append(scratchPointer(node)) }
+            if node.op.hasWeights && scratchBytes(i) > 0 { args.append(scratchPointer(node)) }
             calls.line("\(fn)(\(args.joined(separator: ", ")));")
             calls.line("UNET_TRACE(\"\(node.name)\", \(pointer(i)), \(node.shape.count));")
         }
@@ -439,16 +452,19 @@ struct Lowering {
             return (blocked, b + [Float](repeating: 0, count: cob * t.r - cout))
         }
 
-        let pw = conv.pw, plane = conv.pw * conv.rows
+        let inPlace = readsInPlace(i)
+        let pw = inPlace ? w : conv.pw, plane = inPlace ? h * w : conv.pw * conv.rows
         let fields: [String: CustomStringConvertible] = [
             "NODE": node.name, "OP": node.op.mnemonic, "INPUTS": inputs, "OUT_SHAPE": node.shape,
             "FLOPS": 2 * node.shape.count * cin * k * k, "FN": fn, "PARAMS": params(node),
             "R": t.r, "NR": t.nr, "NV": t.nv, "KC": kc, "KK": k * k * t.r, "TW": tw, "RB": t.rb, "CIN": cin,
             "PROWS": conv.rows, "PW": pw, "P": p, "WEIGHTS": wexpr, "BIAS": bexpr, "N": node.shape.n, "H": h, "W": w,
             "COB": cob, "XT": xt, "K": k, "PLANE": plane, "WBLOCK": cin * k * k * t.r, "RELU": relu ? 1 : 0,
-            "COUT": cout, "OUT_PLANE": h * w,
-            "PACK": standalone(i) ? layerPacks(node, plane: plane, pw: pw, pad: p, rowGroup: t.nr, nowait: true) : ""]
-        layerCode += Template.render(standalone(i) ? ["conv.c", "conv_layer.c"] : ["conv.c"], fields, sharedWith: ["conv_layer.c"])
+            "COUT": cout, "OUT_PLANE": h * w, "IN_BATCH": cin * h * w,
+            "PACK": standalone(i) && !inPlace ? layerPacks(node, plane: plane, pw: pw, pad: p, rowGroup: t.nr, nowait: true) : ""]
+        let layer = inPlace ? "conv_inplace_layer.c" : "conv_layer.c"
+        layerCode += Template.render(standalone(i) ? ["conv.c", layer] : ["conv.c"], fields,
+                                     sharedWith: ["conv_layer.c", "conv_inplace_layer.c"])
     }
 
     /// `text` with every non-empty line moved right by `by` spaces.

@@ -111,6 +111,10 @@ public enum Tiling {
             }
             var (r, nr, nv) = best
             if cout < r { r = cout; nr = 1; nv = min(4, vectors) }
+            // A 1x1 conv whose tiles divide its rows reads its input in place, unpacked
+            // (`Lowering.readsInPlace`): 2 vectors where 4 would leave a part tile (the classic
+            // model's output at 992 columns).
+            if k == 1 && nv == 4 && vectors % 4 != 0 && vectors % 2 == 0 && w % v == 0 { nv = 2 }
             let pw = ((w + nv * v - 1) / (nv * v)) * nv * v + 2 * p
             // Rows per band: as many as fit the panel budget with the input channels taken
             // `chunk` at a time, where `chunk` is small enough that a tile's weights for it would
