@@ -237,8 +237,15 @@ public enum Tiling {
         // `winogradBlockBudget` and two do not, a 24 x 1 tile keeps the block in L2 (the
         // classic model's Cin-256 F4 layers: 0.68-0.87x the time of 8x3 or 6x4 at 256x256 and
         // 512x512, 1 and 2 threads; on Cin 512 and up, or F2, it measured 0.98-1.31x: no gain).
+        // Or 16 x 1 where 24 would pad the output channels by 5% more (Cout 128: 144 computed
+        // for 128; up_conv.2.first took 0.89-1.0x the time at 256x256 with 16 x 1, 1 and 2
+        // threads, 0.975x at 512x512; on Cout 256 and 512, which 24 pads by 3%, 16 x 1 was
+        // 1.02-1.2x slower).
         let blockBytes = a * a * cin * v * 4
-        if m == 4 && blockBytes <= winogradBlockBudget && 2 * blockBytes > winogradBlockBudget { (r, nv) = (24, 1) }
+        if m == 4 && blockBytes <= winogradBlockBudget && 2 * blockBytes > winogradBlockBudget {
+            let padded = { (r: Int) in Double((cout + r - 1) / r * r) }
+            (r, nv) = padded(24) > 1.05 * padded(16) ? (16, 1) : (24, 1)
+        }
         if cout < r { r = cout }
         nv = min(nv, max(1, (tiles + v - 1) / v))
         return LayerTiling(r: r, nv: nv, rb: tr * m, nr: m, kc: 0, algorithm: .winograd)
