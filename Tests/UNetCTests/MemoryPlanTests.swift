@@ -320,7 +320,13 @@ final class MemoryPlanTests: XCTestCase {
             XCTAssertEqual(plan.arenaBytes, plan.lowerBound, "\(f.name): the arena is the most bytes live at once")
             let scratch = plan.buffers.filter { $0.name.hasSuffix(".scratch") }
             let tiled = program.graph.nodes.filter { $0.op.hasWeights }
-            XCTAssertEqual(scratch.count, tiled.count, f.name)
+            // Every layer with weights has a scratch but the 1x1 convs that read their input
+            // in place (the final conv, where its tiles divide its rows).
+            let without = Set(tiled.map(\.name)).subtracting(scratch.map { String($0.name.dropLast(".scratch".count)) })
+            XCTAssertTrue(tiled.allSatisfy { node in
+                if case .conv(1, _, _) = node.op { return true }
+                return !without.contains(node.name)
+            }, "\(f.name): \(without.sorted())")
             XCTAssertTrue(scratch.allSatisfy { $0.first == $0.last && $0.bytes > 0 }, f.name)
             XCTAssertEqual(Set(program.tilings.keys), Set(tiled.map(\.name)), f.name)
         }
