@@ -455,6 +455,21 @@ final class CodegenTests: XCTestCase {
         }
     }
 
+    func testWinogradWeightsGoOutermostWhereTheyOutweighTheBandsInput() throws {
+        // Two blocks of tiles a band or more, and Cout at least twice the band's tiles.
+        for (size, expected) in [(256, ["down_conv.2.first", "down_conv.2.second", "down_conv.3.first", "up_conv.1.second"]),
+                                 (512, ["down_conv.2.second", "down_conv.3.first", "up_conv.1.second", "up_conv.2.first"])] {
+            let graph = try Pipeline.run(try UNetConfig(inChannels: 3, outChannels: 1, base: 64, depth: 4)
+                .build(batch: 1, height: size, width: size))
+            var outer: [String] = []
+            for node in graph.nodes where Tiling.useWinograd(node, in: graph) {
+                let t = Tiling.winogradDefaults(node, in: graph, vectorWidth: 16, m: Tiling.winogradTile(node), threads: 2)
+                if Tiling.winogradWeightsOuter(node, t, vectorWidth: 16) { outer.append(node.name) }
+            }
+            XCTAssertEqual(outer, expected, "\(size)x\(size)")
+        }
+    }
+
     func testWinogradTilesAndTheWholeMapBands() throws {
         // F4 from 32x32 up, F2 below; one band for the whole map where the weights pass 32 MiB
         // and the map's transformed input fits 16 MiB (the 32x32 layers with 512 channels or

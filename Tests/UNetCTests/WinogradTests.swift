@@ -47,6 +47,9 @@ final class WinogradTests: XCTestCase {
             ("batch", 4, LayerTiling(r: 1, nv: 4, rb: 9, nr: 4, algorithm: .winograd)),
             ("small", 8, LayerTiling(r: 12, nv: 1, rb: 1, nr: 4, algorithm: .winograd)),
             ("odd", 16, LayerTiling(r: 24, nv: 1, rb: 4, nr: 4, algorithm: .winograd)),
+            // Blocks of 4 tiles: the deep layers (Cout 64 and 128, 2 or 3 blocks a band) take
+            // their blocks of output channels outermost, the shallow ones their tiles.
+            ("small", 4, LayerTiling(r: 4, nv: 1, rb: 4, nr: 2, algorithm: .winograd)),
         ]
         let results = concurrentMap(cases) { name, v, t in
             Result { () -> (Verifier.Report, [String: LayerTiling]) in
@@ -63,6 +66,11 @@ final class WinogradTests: XCTestCase {
             XCTAssertLessThanOrEqual(report.vsInterpreter.maxAbs, 2e-5, "\(c.0) v \(c.1) \(c.2): \(report.vsInterpreter)")
             XCTAssertLessThanOrEqual(report.vsReference!.maxAbs, 5e-5, "\(c.0) v \(c.1) \(c.2): \(report.vsReference!)")
             for (name, t) in tiling { XCTAssertEqual(report.program.tilings[name], t, name) }
+            if c.0 == "small" && c.1 == 4 {
+                let source = String(decoding: report.program.source(), as: UTF8.self)
+                XCTAssertTrue(source.contains("Each block of output channels takes every block of tiles"))
+                XCTAssertTrue(source.contains("Each block of tiles takes every block of output channels"))
+            }
         }
     }
 

@@ -927,9 +927,10 @@ static void {{FN}}_band(const float *panel, size_t rows, float *out, size_t out_
             unet_wino{{M}}_input(tv + ci * {{TPAD}} + t0, {{CIN}} * {{TPAD}}, panel + ci * {{PLANE}} + s * {{PW}}, {{PW}}, t0,
                               t0 < tiles ? (tiles - t0 < UNET_V ? tiles - t0 : UNET_V) : 0, {{XT}});
         }
+        /* {{ORDER}} */
         UNET_OMP(omp for schedule(static) nowait)
         for (t = 0; t < (ptrdiff_t)(blocks * {{COB}}); t++) {
-            size_t tb = (size_t)t / {{COB}} * {{NV}} * UNET_V, co = (size_t)t % {{COB}} * {{R}};
+            size_t tb = {{TILE_BLOCK}} * {{NV}} * UNET_V, co = {{CO_BLOCK}} * {{R}};
             size_t chans = {{COUT}} - co < {{R}} ? {{COUT}} - co : {{R}}, xi, r, j;
             for (xi = 0; xi < {{AA}}; xi++)
                 unet_wino_gemm_{{R}}x{{NV}}(tv + xi * {{CIN}} * {{TPAD}} + tb, {{CIN}}, {{TPAD}},

@@ -555,6 +555,15 @@ struct Lowering {
             "H": h, "W": w, "COB": cob, "COUT": cout, "RELU": relu ? 1 : 0, "OUT_PLANE": h * w,
             "PACK": standalone(i) ? indent(layerPacks(node, plane: plane, pw: s.pw, pad: 1, rowGroup: m), by: 4) : "",
             "STEP": "", "THREAD_BANDS": "        "]
+        if Tiling.winogradWeightsOuter(node, t, vectorWidth: v) {
+            fields["ORDER"] = "Each block of output channels takes every block of tiles in turn, so that its transformed weights stay in L2."
+            fields["TILE_BLOCK"] = "(size_t)t % blocks"
+            fields["CO_BLOCK"] = "(size_t)t / blocks"
+        } else {
+            fields["ORDER"] = "Each block of tiles takes every block of output channels in turn, so that its transformed input stays in L2."
+            fields["TILE_BLOCK"] = "(size_t)t / \(cob)"
+            fields["CO_BLOCK"] = "(size_t)t % \(cob)"
+        }
         // One band packed and computed, as both band loops run it.
         fields["STEP"] = Template.render(["winograd_band_step.c"], fields, sharedWith: ["winograd.c", "winograd_layer.c"])
         if threadBands(i) {

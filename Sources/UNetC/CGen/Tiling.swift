@@ -251,6 +251,26 @@ public enum Tiling {
         return LayerTiling(r: r, nv: nv, rb: tr * m, nr: m, kc: 0, algorithm: .winograd)
     }
 
+    /// Whether a Winograd conv's GEMM takes its blocks of output channels outermost, each
+    /// block's transformed weights (a^2 x Cin x r) staying in L2 while every block of tiles
+    /// passes, rather than its blocks of tiles, each block's transformed input staying while
+    /// every block of weights passes. The weights go outermost where the band has two blocks
+    /// of tiles or more and they weigh at least twice the band's transformed input: (padded)
+    /// Cout >= 2 x (padded) tiles. Read from DRAM, the weights cost more than the transformed
+    /// input, just written and in L3, read again. At 256x256 that is down_conv.2.*,
+    /// down_conv.3.first and up_conv.1.second: 0.74-0.95x the time on 1 and 2 threads
+    /// (down_conv.3.first, 19.5 MB of weights, the most), but up_conv.1.second 1.01-1.03x on
+    /// 2; not up_conv.2.first (Cout 128, 96 tiles a band), which took 1.0-1.23x the time with
+    /// it. At 512x512 (2 threads) down_conv.2.second, down_conv.3.first and up_conv.1.second
+    /// took 0.75-0.95x, up_conv.2.first (Cout 128, 32 tiles a band there) 0.91-1.02x.
+    public static func winogradWeightsOuter(_ node: Node, _ t: LayerTiling, vectorWidth v: Int) -> Bool {
+        guard t.algorithm == .winograd else { return false }
+        let tiles = winogradTileRows(node, t) * ((node.shape.w + t.nr - 1) / t.nr)
+        let block = t.nv * v, blocks = (tiles + block - 1) / block
+        let cob = (node.shape.c + t.r - 1) / t.r
+        return blocks >= 2 && cob * t.r >= 2 * blocks * block
+    }
+
     /// Bands a Winograd conv needs before each thread takes whole bands of its own, and the
     /// most transformed weights (a^2 x Cin x Cout x 4 bytes) it may have: every band then reads
     /// all of them on one thread rather than its share on each.
