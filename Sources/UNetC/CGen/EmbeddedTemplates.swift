@@ -934,7 +934,7 @@ static void {{FN}}_band(const float *panel, size_t rows, float *out, size_t out_
             size_t chans = {{COUT}} - co < {{R}} ? {{COUT}} - co : {{R}}, xi, r, j;
             for (xi = 0; xi < {{AA}}; xi++)
                 unet_wino_gemm_{{R}}x{{NV}}(tv + xi * {{CIN}} * {{TPAD}} + tb, {{CIN}}, {{TPAD}},
-                                      weights + (xi * {{COB}} + co / {{R}}) * {{CIN}} * {{R}}, mb[xi]);
+                                      weights + (co / {{R}} * {{AA}} + xi) * {{CIN}} * {{R}}, mb[xi]);
             for (r = 0; r < chans; r++)
                 for (j = 0; j < {{NV}} && tb + j * UNET_V < tiles; j++) {
                     size_t t0 = tb + j * UNET_V;

@@ -530,7 +530,8 @@ struct Lowering {
         }
         let weights = self.weights
         let (wexpr, bexpr) = packOnce("\(node.parameterName) \(t)") {
-            // Weights [cout][cin][3][3] -> G g G^T in double, rounded once, packed [xi][cout / r][cin][r].
+            // Weights [cout][cin][3][3] -> G g G^T in double, rounded once, packed [cout / r][xi][cin][r]:
+            // the weights one block of output channels multiplies, at every point, in one run.
             let wt = weights.weight(node.parameterName).data, b = weights.bias(node.parameterName).data
             var packedU = [Float](repeating: 0, count: a * a * cob * cin * t.r)
             for co in 0..<cout {
@@ -538,7 +539,7 @@ struct Lowering {
                     let g = (0..<9).map { Double(wt[(co * cin + ci) * 9 + $0]) }
                     let u = Winograd.transformWeights(g, wm.g)
                     for xi in 0..<(a * a) {
-                        packedU[((xi * cob + co / t.r) * cin + ci) * t.r + co % t.r] = Float(u[xi])
+                        packedU[(((co / t.r) * a * a + xi) * cin + ci) * t.r + co % t.r] = Float(u[xi])
                     }
                 }
             }
