@@ -900,7 +900,8 @@ int unet_set_weights(const void *weights)
  * Winograd F({{M}}x{{M}}, 3x3). Computes `rows` output rows from `panel` (the band's input rows,
  * {{CIN}} planes of {{PW}} floats per row, zero halo of 1) into `out` (channels `out_plane`
  * floats apart, rows `out_row` apart), {{RB}} rows ({{TR}} rows of {{XT}} tiles) at a time:
- * the input rows are transformed into `tv`, {{AA}} planes of {{CIN}} channels x {{TPAD}} tiles;
+ * the input rows are transformed into `tv`, {{TPAD}} tiles in blocks of {{BW}}, each block
+ * {{AA}} planes of {{CIN}} channels x {{BW}} tiles (so that a GEMM tile reads one run);
  * each point's plane is multiplied by the transformed weights in register tiles of {{R}}
  * output channels x {{NV}} vectors of tiles, and the {{AA}} products of a tile are transformed
  * back, with the bias and the ReLU, straight into the output. Every output element is computed
@@ -924,7 +925,8 @@ static void {{FN}}_band(const float *panel, size_t rows, float *out, size_t out_
         UNET_OMP(omp for schedule(static))
         for (t = 0; t < (ptrdiff_t)({{CIN}} * vecs); t++) {
             size_t ci = (size_t)t / vecs, t0 = (size_t)t % vecs * UNET_V;
-            unet_wino{{M}}_input(tv + ci * {{TPAD}} + t0, {{CIN}} * {{TPAD}}, panel + ci * {{PLANE}} + s * {{PW}}, {{PW}}, t0,
+            unet_wino{{M}}_input(tv + t0 / {{BW}} * {{BLOCK_FLOATS}} + ci * {{BW}} + t0 % {{BW}}, {{CIN}} * {{BW}},
+                              panel + ci * {{PLANE}} + s * {{PW}}, {{PW}}, t0,
                               t0 < tiles ? (tiles - t0 < UNET_V ? tiles - t0 : UNET_V) : 0, {{XT}});
         }
         /* {{ORDER}} */
@@ -933,7 +935,7 @@ static void {{FN}}_band(const float *panel, size_t rows, float *out, size_t out_
             size_t tb = {{TILE_BLOCK}} * {{NV}} * UNET_V, co = {{CO_BLOCK}} * {{R}};
             size_t chans = {{COUT}} - co < {{R}} ? {{COUT}} - co : {{R}}, xi, r, j;
             for (xi = 0; xi < {{AA}}; xi++)
-                unet_wino_gemm_{{R}}x{{NV}}(tv + xi * {{CIN}} * {{TPAD}} + tb, {{CIN}}, {{TPAD}},
+                unet_wino_gemm_{{R}}x{{NV}}(tv + tb / {{BW}} * {{BLOCK_FLOATS}} + xi * {{CIN}} * {{BW}}, {{CIN}}, {{BW}},
                                       weights + (co / {{R}} * {{AA}} + xi) * {{CIN}} * {{R}}, mb[xi]);
             for (r = 0; r < chans; r++)
                 for (j = 0; j < {{NV}} && tb + j * UNET_V < tiles; j++) {

@@ -552,6 +552,7 @@ struct Lowering {
             "FLOPS": 2 * node.shape.count * cin * 9, "FN": fn, "PARAMS": params(node),
             "M": m, "AA": a * a, "R": t.r, "NV": t.nv, "RB": s.tr * m, "TR": s.tr, "XT": s.xt,
             "CIN": cin, "PROWS": conv.rows, "PW": s.pw, "PLANE": plane, "TPAD": s.tpad,
+            "BW": t.nv * v, "BLOCK_FLOATS": a * a * cin * t.nv * v,
             "PANEL_FLOATS": s.panelFloats, "WEIGHTS": wexpr, "BIAS": bexpr, "N": node.shape.n,
             "H": h, "W": w, "COB": cob, "COUT": cout, "RELU": relu ? 1 : 0, "OUT_PLANE": h * w,
             "PACK": standalone(i) ? indent(layerPacks(node, plane: plane, pw: s.pw, pad: 1, rowGroup: m), by: 4) : "",
