@@ -262,7 +262,10 @@ public enum Tiling {
     /// (down_conv.3.first, 19.5 MB of weights, the most), but up_conv.1.second 1.01-1.03x on
     /// 2; not up_conv.2.first (Cout 128, 96 tiles a band), which took 1.0-1.23x the time with
     /// it. At 512x512 (2 threads) down_conv.2.second, down_conv.3.first and up_conv.1.second
-    /// took 0.75-0.95x, up_conv.2.first (Cout 128, 32 tiles a band there) 0.91-1.02x.
+    /// took 0.75-0.95x, up_conv.2.first (Cout 128, 32 tiles a band there) 0.91-1.02x. Since
+    /// the weights of a block of output channels lie in one run, the four at 256x256 took
+    /// 0.76-0.91x on 1 thread (the model 0.974x) and 0.90-1.07x on 2 (the model 0.997x:
+    /// down_conv.2.second and up_conv.1.second, 24 x 1 tiles, 1.06-1.07x).
     public static func winogradWeightsOuter(_ node: Node, _ t: LayerTiling, vectorWidth v: Int) -> Bool {
         guard t.algorithm == .winograd else { return false }
         let tiles = winogradTileRows(node, t) * ((node.shape.w + t.nr - 1) / t.nr)
