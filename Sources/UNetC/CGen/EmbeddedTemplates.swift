@@ -1041,13 +1041,24 @@ static void unet_wino{{M}}_input(float *v, size_t vstride, const float *p, size_
     float d[{{A}}][{{A}}][UNET_V];
     unet_vf x[{{A}}][{{A}}], t[{{A}}][{{A}}];
     size_t i, j, l;
+    int loaded = 0;
     if (lanes == UNET_V && t0 % xt + UNET_V <= xt) {
-        /* All the lanes in one tile row: constant bounds and strides, which compilers turn
-         * into vector loads and shuffles. */
+        /* All the lanes in one tile row: point (i, j) of lane l is s[i * pw + l * {{M}} + j]. */
         const float *s = p + t0 / xt * {{M}} * pw + t0 % xt * {{M}};
+#ifdef UNET_HAVE_ZIP
+        /* Each patch row's {{M}} x UNET_V + 2 floats in {{M}} + 1 vector loads, dealt out to the
+         * points by shuffles (compilers turn the strided copy below into gathers, slow on
+         * some CPUs). */
+        for (i = 0; i < {{A}}; i++) {
+            const float *r = s + i * pw;
+{{INPUT_SHUFFLES}}
+        }
+        loaded = 1;
+#else
         for (i = 0; i < {{A}}; i++)
             for (l = 0; l < UNET_V; l++)
                 for (j = 0; j < {{A}}; j++) d[i][j][l] = s[i * pw + l * {{M}} + j];
+#endif
     } else for (l = 0; l < UNET_V; l++) {
         if (l < lanes) {
             const float *s = p + (t0 + l) / xt * {{M}} * pw + (t0 + l) % xt * {{M}};
@@ -1058,8 +1069,9 @@ static void unet_wino{{M}}_input(float *v, size_t vstride, const float *p, size_
                 for (j = 0; j < {{A}}; j++) d[i][j][l] = 0.0f;
         }
     }
-    for (i = 0; i < {{A}}; i++)
-        for (j = 0; j < {{A}}; j++) x[i][j] = UNET_LOAD(d[i][j]);
+    if (!loaded)
+        for (i = 0; i < {{A}}; i++)
+            for (j = 0; j < {{A}}; j++) x[i][j] = UNET_LOAD(d[i][j]);
     /* t = B^T x, column by column; then each row of t times B. */
     for (j = 0; j < {{A}}; j++) {
 {{INPUT_ROWS}}

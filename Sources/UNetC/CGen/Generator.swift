@@ -522,7 +522,8 @@ struct Lowering {
                 "INPUT_ROWS": (0..<a).map { i in "        t[\(i)][j] = " + Winograd.combination(wm.bt[i]) { "x[\($0)][j]" } + ";" }.joined(separator: "\n"),
                 "INPUT_COLS": (0..<a).map { j in "        UNET_STORE(o + \(j) * vstride, " + Winograd.combination(wm.bt[j]) { "t[i][\($0)]" } + ");" }.joined(separator: "\n"),
                 "OUTPUT_ROWS": (0..<m).map { i in "        s[\(i)][j] = " + Winograd.combination(wm.at[i]) { "x[\($0)][j]" } + ";" }.joined(separator: "\n"),
-                "OUTPUT_COLS": (0..<m).map { j in "        o[\(j)] = " + Winograd.combination(wm.at[j]) { "s[i][\($0)]" } + ";" }.joined(separator: "\n")])
+                "OUTPUT_COLS": (0..<m).map { j in "        o[\(j)] = " + Winograd.combination(wm.at[j]) { "s[i][\($0)]" } + ";" }.joined(separator: "\n"),
+                "INPUT_SHUFFLES": Winograd.inputShuffles(m: m, v: v)])
         }
         let gemm = "wino_gemm_\(t.r)x\(t.nv)"
         if tiles.insert(gemm).inserted {
@@ -612,6 +613,35 @@ struct Lowering {
             "WBLOCK": cin * 4 * t.r, "COUT": cout, "OH": node.shape.h, "OW": node.shape.w,
             "OUT_PLANE": node.shape.h * node.shape.w]
         layerCode += Template.render(standalone(i) ? ["conv_transpose.c", "conv_transpose_layer.c"] : ["conv_transpose.c"], fields, sharedWith: ["conv_transpose_layer.c"])
+    }
+}
+
+extension Winograd {
+    /// The C that deals one patch row `r` of UNET_V tiles (m x v + 2 floats: point j of lane l
+    /// is r[l * m + j]) out to x[i][0 ..< m + 2] with vector loads and shuffles: the first m
+    /// points deinterleave m loads (m 2 or 4; for 4, two shuffles of halves and one to join
+    /// them), the last two are the first two moved down a lane, with the row's last two floats
+    /// (from a load ending there) in the top lane. For v >= 2 (UNET_HAVE_ZIP).
+    static func inputShuffles(m: Int, v: Int) -> String {
+        guard v >= 2, m == 2 || m == 4 else { return "" }
+        let list = { (xs: [Int]) in xs.map(String.init).joined(separator: ", ") }
+        let pad = "            "
+        var lines = [pad + "unet_vf " + (0..<m).map { "a\($0) = UNET_LOAD(r + \($0 * v))" }.joined(separator: ", ")
+                     + ", tail = UNET_LOAD(r + \((m - 1) * v + 2))" + (m == 4 ? ", b0, b1;" : ";")]
+        for j in 0..<m {
+            if m == 2 {
+                lines.append(pad + "x[i][\(j)] = __builtin_shufflevector(a0, a1, \(list((0..<v).map { j + 2 * $0 })));")
+            } else {
+                let half = list((0..<v).map { $0 < v / 2 ? j + 4 * $0 : 0 })
+                lines.append(pad + "b0 = __builtin_shufflevector(a0, a1, \(half));")
+                lines.append(pad + "b1 = __builtin_shufflevector(a2, a3, \(half));")
+                lines.append(pad + "x[i][\(j)] = __builtin_shufflevector(b0, b1, \(list((0..<v).map { $0 < v / 2 ? $0 : v + $0 - v / 2 })));")
+            }
+        }
+        for k in 0..<2 {
+            lines.append(pad + "x[i][\(m + k)] = __builtin_shufflevector(x[i][\(k)], tail, \(list(Array(1..<v) + [2 * v - 2 + k])));")
+        }
+        return lines.joined(separator: "\n")
     }
 }
 
