@@ -1108,9 +1108,18 @@ static void unet_wino{{M}}_output(const float *mb, size_t mstride, float bias, i
     if (lanes == UNET_V && t0 % xt + UNET_V <= xt && (t0 % xt + UNET_V) * {{M}} <= w && t0 / xt * {{M}} + {{M}} <= rows) {
         /* Whole tiles of one tile row: constant bounds, stored row by row. */
         float *o = out + t0 / xt * {{M}} * stride + t0 % xt * {{M}};
+#ifdef UNET_HAVE_ZIP
+        /* Each output row's {{M}} vectors (one per column of the tiles) interleaved by zips
+         * into {{M}} whole vectors of the row. */
+        for (i = 0; i < {{M}}; i++) {
+            float *row = o + i * stride;
+{{OUTPUT_ZIPS}}
+        }
+#else
         for (i = 0; i < {{M}}; i++)
             for (l = 0; l < UNET_V; l++)
                 for (j = 0; j < {{M}}; j++) o[i * stride + l * {{M}} + j] = y[i][j][l];
+#endif
         return;
     }
     for (l = 0; l < lanes; l++) {

@@ -523,7 +523,7 @@ struct Lowering {
                 "INPUT_COLS": (0..<a).map { j in "        UNET_STORE(o + \(j) * vstride, " + Winograd.combination(wm.bt[j]) { "t[i][\($0)]" } + ");" }.joined(separator: "\n"),
                 "OUTPUT_ROWS": (0..<m).map { i in "        s[\(i)][j] = " + Winograd.combination(wm.at[i]) { "x[\($0)][j]" } + ";" }.joined(separator: "\n"),
                 "OUTPUT_COLS": (0..<m).map { j in "        o[\(j)] = " + Winograd.combination(wm.at[j]) { "s[i][\($0)]" } + ";" }.joined(separator: "\n"),
-                "INPUT_SHUFFLES": Winograd.inputShuffles(m: m, v: v)])
+                "INPUT_SHUFFLES": Winograd.inputShuffles(m: m, v: v), "OUTPUT_ZIPS": Winograd.outputZips(m: m)])
         }
         let gemm = "wino_gemm_\(t.r)x\(t.nv)"
         if tiles.insert(gemm).inserted {
@@ -642,6 +642,28 @@ extension Winograd {
             lines.append(pad + "x[i][\(m + k)] = __builtin_shufflevector(x[i][\(k)], tail, \(list(Array(1..<v) + [2 * v - 2 + k])));")
         }
         return lines.joined(separator: "\n")
+    }
+
+    /// The C that writes one output row `row` of UNET_V whole tiles from y[i][0 ..< m] (column
+    /// j of every tile) interleaved: one level of zips for m 2, two for m 4 (q0 with q2 and q1
+    /// with q3, then those), so that lane l's m values lie at row[l * m ..< l * m + m].
+    static func outputZips(m: Int) -> String {
+        let pad = "            "
+        switch m {
+        case 2:
+            return [pad + "unet_vf q0 = UNET_LOAD(y[i][0]), q1 = UNET_LOAD(y[i][1]);",
+                    pad + "UNET_STORE(row, UNET_ZIP_LO(q0, q1));",
+                    pad + "UNET_STORE(row + UNET_V, UNET_ZIP_HI(q0, q1));"].joined(separator: "\n")
+        case 4:
+            return [pad + "unet_vf q0 = UNET_LOAD(y[i][0]), q1 = UNET_LOAD(y[i][1]), q2 = UNET_LOAD(y[i][2]), q3 = UNET_LOAD(y[i][3]);",
+                    pad + "unet_vf e0 = UNET_ZIP_LO(q0, q2), e1 = UNET_ZIP_HI(q0, q2), f0 = UNET_ZIP_LO(q1, q3), f1 = UNET_ZIP_HI(q1, q3);",
+                    pad + "UNET_STORE(row, UNET_ZIP_LO(e0, f0));",
+                    pad + "UNET_STORE(row + UNET_V, UNET_ZIP_HI(e0, f0));",
+                    pad + "UNET_STORE(row + 2 * UNET_V, UNET_ZIP_LO(e1, f1));",
+                    pad + "UNET_STORE(row + 3 * UNET_V, UNET_ZIP_HI(e1, f1));"].joined(separator: "\n")
+        default:
+            preconditionFailure("Winograd output tile \(m) is not 2 or 4")
+        }
     }
 }
 
