@@ -623,7 +623,9 @@ extension Winograd {
     /// them), the last two are the first two moved down a lane, with the row's last two floats
     /// (from a load ending there) in the top lane. For v >= 2 (UNET_HAVE_ZIP).
     static func inputShuffles(m: Int, v: Int) -> String {
-        guard v >= 2, m == 2 || m == 4 else { return "" }
+        precondition(m == 2 || m == 4, "Winograd output tile \(m) is not 2 or 4")
+        // One lane: UNET_HAVE_ZIP is off and the block these lines go into is compiled out.
+        guard v >= 2 else { return "" }
         let list = { (xs: [Int]) in xs.map(String.init).joined(separator: ", ") }
         let pad = "            "
         var lines = [pad + "unet_vf " + (0..<m).map { "a\($0) = UNET_LOAD(r + \($0 * v))" }.joined(separator: ", ")
