@@ -7,19 +7,21 @@ static void {{FN}}({{PARAMS}}float *out, float *panel)
     {
         size_t n, y0;
         UNET_PHASE("{{NODE}}", "start");
-        for (n = 0; n < {{N}}; n++) {
-            for (y0 = 0; y0 < {{H}}; y0 += {{RB}}) {
-                size_t rows = {{H}} - y0 < {{RB}} ? {{H}} - y0 : {{RB}};
-                size_t groups = (rows + {{NR}} - 1) / {{NR}};
-                ptrdiff_t t;
+{{THREAD_ROWS}}{
+            for (n = 0; n < {{N}}; n++) {
+                for (y0 = 0; y0 < {{H}}; y0 += {{RB}}) {
+                    size_t rows = {{H}} - y0 < {{RB}} ? {{H}} - y0 : {{RB}};
+                    size_t groups = (rows + {{NR}} - 1) / {{NR}};
+                    ptrdiff_t t;
 {{PACK}}
-                UNET_PHASE("{{NODE}}", "pack");
-                UNET_OMP(omp barrier)
-                UNET_PHASE("{{NODE}}", "wait");
-                {{FN}}_band(panel, rows, out + (n * {{COUT}} * {{H}} + y0) * {{W}}, {{OUT_PLANE}}, {{W}});
-                UNET_PHASE("{{NODE}}", "compute");
-                UNET_OMP(omp barrier)
-                UNET_PHASE("{{NODE}}", "wait");
+                    UNET_PHASE("{{NODE}}", "pack");
+                    UNET_OMP(omp barrier)
+                    UNET_PHASE("{{NODE}}", "wait");
+                    {{FN}}_band(panel, rows, out + (n * {{COUT}} * {{H}} + y0) * {{W}}, {{OUT_PLANE}}, {{W}});
+                    UNET_PHASE("{{NODE}}", "compute");
+                    UNET_OMP(omp barrier)
+                    UNET_PHASE("{{NODE}}", "wait");
+                }
             }
         }
     }

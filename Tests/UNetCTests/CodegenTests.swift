@@ -150,6 +150,16 @@ final class CodegenTests: XCTestCase {
         unoptimised.passes = []
         let plainDir = try makeTemporaryDirectory(self)
         try Generator.generate(f.weights, batch: 1, height: 32, width: 32, options: unoptimised).write(to: plainDir)
+        // Tiles one row high on "small": its 64-row convs give each thread rows of its own.
+        let small = try Fixture.load("small")
+        var rows = GeneratorOptions()
+        for node in try Pipeline.run(try small.graph()).nodes {
+            if case .conv(3, _, _) = node.op { rows.tiling[node.name] = LayerTiling(r: 4, nv: 1, rb: 5, nr: 1) }
+        }
+        let rowsDir = try makeTemporaryDirectory(self)
+        let rowsProgram = try Generator.generate(small.weights, batch: 1, height: small.height, width: small.width, options: rows)
+        XCTAssertTrue(String(decoding: rowsProgram.source(), as: UTF8.self).contains("Each thread takes a run of whole rows"))
+        try rowsProgram.write(to: rowsDir)
         let strict = ["-Wall", "-Wextra", "-Wpedantic", "-Werror", "-O2", "-c"]
         var jobs: [(cc: String, flags: [String], dir: String)] = []
         for cc in ["clang", "gcc"] where Toolchain.which(cc) != nil {
@@ -157,6 +167,7 @@ final class CodegenTests: XCTestCase {
                 for omp in [[], ["-fopenmp"]] { jobs.append((cc, [std] + omp + strict, dir)) }
             }
             jobs.append((cc, ["-std=c99", "-fopenmp"] + strict, plainDir))
+            for omp in [[], ["-fopenmp"]] { jobs.append((cc, ["-std=c99"] + omp + strict, rowsDir)) }
         }
         if Toolchain.which("clang") != nil {
             for target in ["aarch64-linux-gnu", "thumbv7em-none-eabihf"] {
@@ -166,7 +177,7 @@ final class CodegenTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(jobs.count, 12, "clang and gcc should both be installed")
         let results = concurrentMap(Array(jobs.enumerated())) { i, job -> (String, Result<(status: Int32, output: String), Error>) in
             let args = job.flags + [job.dir + "/unet.c", "-I", job.dir, "-o", "\(job.dir)/unet\(i).o"]
-            return ("\(job.cc) \(job.flags.joined(separator: " ")) \(job.dir == plainDir ? "(no passes)" : "")",
+            return ("\(job.cc) \(job.flags.joined(separator: " ")) \(job.dir == plainDir ? "(no passes)" : job.dir == rowsDir ? "(rows)" : "")",
                     Result { try Toolchain.run(job.cc, args) })
         }
         for (command, result) in results {
@@ -522,6 +533,76 @@ final class CodegenTests: XCTestCase {
                                Tiling.winogradDefaults(node, in: graph, vectorWidth: 16, m: m, memory: .min), node.name)
             }
             XCTAssertEqual(own, expected, "\(size)x\(size)")
+        }
+    }
+
+    func testDirectConvsWithManyRowsAndFewWeightsGiveEachThreadRowsOfItsOwn() throws {
+        // At least 64 rows of tiles and at most 1 MiB of weights. At 256x256, the full-size
+        // layers (tiles 3 rows high: 86 rows of tiles), not the 128x128 ones (43). At 512x512
+        // those too, but not up_conv.2.first (256 -> 128, 1.2 MB of weights).
+        let full = ["down_conv.0.first", "down_conv.0.second", "up_conv.3.first", "up_conv.3.second"]
+        let half = ["down_conv.1.first", "down_conv.1.second", "up_conv.2.second"]
+        for (size, expected) in [(256, full), (512, full[..<2] + half + full[2...])] {
+            let graph = try Pipeline.run(try UNetConfig(inChannels: 3, outChannels: 1, base: 64, depth: 4)
+                .build(batch: 1, height: size, width: size))
+            let own = graph.nodes.filter { node in
+                Tiling.defaults(node, in: graph, vectorWidth: 16).map { Tiling.threadRows(node, in: graph, $0) } ?? false
+            }
+            XCTAssertEqual(own.map(\.name), Array(expected), "\(size)x\(size)")
+        }
+    }
+
+    /// Direct convs whose threads take rows of their own: a panel per thread, and the same
+    /// output bit for bit on any thread count (1 and 2 on the rows of their own, 3 and 5 on
+    /// shared bands), for one image and a batch of two.
+    func testDirectThreadRowsTakeAPanelPerThreadAndChangeNoBit() throws {
+        let f = try Fixture.load("small")
+        var options = GeneratorOptions()
+        options.algorithm = .direct
+        // Tiles one row high, bands of 5 rows: the 64-row maps have rows of tiles enough (and a
+        // last band cut short on each thread), the smaller ones not.
+        let graph = try Pipeline.run(try f.graph())
+        for node in graph.nodes {
+            if case .conv(3, _, _) = node.op { options.tiling[node.name] = LayerTiling(r: 4, nv: 1, rb: 5, nr: 1) }
+        }
+        let own = graph.nodes.filter { node in options.tiling[node.name].map { Tiling.threadRows(node, in: graph, $0) } ?? false }
+        XCTAssertFalse(own.isEmpty)
+        XCTAssertLessThan(own.count, options.tiling.count)
+        var scratch: [Int: [String: Int]] = [:]
+        for threads in [1, 2, 4] {
+            options.threads = threads
+            let program = try Generator.generate(f.weights, batch: 1, height: f.height, width: f.width, options: options)
+            XCTAssertEqual(String(decoding: program.source(), as: UTF8.self).contains("if (UNET_THREADS() <= \(threads))"),
+                           threads > 1, "threads \(threads)")
+            scratch[threads] = Dictionary(uniqueKeysWithValues: program.plan.buffers.map { ($0.name, $0.bytes) })
+        }
+        // Each thread's panel starts on a 64-byte boundary.
+        for conv in options.tiling.keys {
+            let one = scratch[1]!["\(conv).scratch"]!, two = scratch[2]!["\(conv).scratch"]!
+            if own.contains(where: { $0.name == conv }) {
+                XCTAssertTrue((2 * one ..< 2 * one + 128).contains(two), "\(conv): \(one) -> \(two)")
+            } else {
+                XCTAssertEqual(two, one, conv)
+            }
+        }
+        options.threads = 2
+        for batch in [1, 2] {
+            // The batch: the fixture's image twice, so its output twice.
+            let input = Tensor(shape: [batch] + f.input.shape.dropFirst(),
+                               data: Array([[Float]](repeating: f.input.data, count: batch).joined()))
+            let program = try Generator.generate(f.weights, batch: batch, height: f.height, width: f.width, options: options)
+            let built = try Verifier.build(program, cc: try TestToolchain.compiler(), flags: Toolchain.defaultFlags)
+            defer { try? FileManager.default.removeItem(atPath: built.directory) }
+            var outputs: [[Float]] = []
+            for threads in [1, 2, 3, 5] {
+                outputs.append(try Verifier.execute(built, input: input, outputCount: batch * f.output.count,
+                                                    threads: threads, trace: false).output)
+            }
+            for i in 1..<outputs.count {
+                XCTAssertTrue(bitIdentical(outputs[0], outputs[i]), "batch \(batch): run \(i): \(maxAbsDiff(outputs[0], outputs[i]))")
+            }
+            let expected = Array([[Float]](repeating: f.outputF64.data, count: batch).joined())
+            XCTAssertLessThanOrEqual(maxAbsDiff(outputs[0], expected), 5e-5, "batch \(batch)")
         }
     }
 

@@ -60,10 +60,26 @@ final class PhaseTests: XCTestCase {
     """
 
     func testEveryThreadMarksEveryBandOfEveryDirectConv() throws {
+        try check("odd", tiling: [:])
+    }
+
+    /// Tiles one row high and bands of 5 rows: the 64-row maps of "small" have rows of tiles
+    /// enough for each thread to take rows of its own, in bands the last of which is cut short.
+    func testEveryThreadMarksTheBandsOfItsOwnRows() throws {
+        let graph = try Pipeline.run(try Fixture.load("small").graph())
+        var tiling: [String: LayerTiling] = [:]
+        for node in graph.nodes {
+            if case .conv(3, _, _) = node.op { tiling[node.name] = LayerTiling(r: 4, nv: 1, rb: 5, nr: 1) }
+        }
+        try check("small", tiling: tiling)
+    }
+
+    func check(_ fixture: String, tiling: [String: LayerTiling]) throws {
         let cc = try TestToolchain.compiler()
-        let f = try Fixture.load("odd")
+        let f = try Fixture.load(fixture)
         var options = GeneratorOptions()
         options.algorithm = .direct
+        options.tiling = tiling
         let program = try Generator.generate(f.weights, batch: f.batch, height: f.height, width: f.width, options: options)
         let dir = try makeTemporaryDirectory(self)
         try program.write(to: dir)
@@ -72,14 +88,23 @@ final class PhaseTests: XCTestCase {
         let result = try Toolchain.run(dir + "/phases", [], environment: ["OMP_NUM_THREADS": "2"])
         XCTAssertEqual(result.status, 0, result.output)
 
-        // Each conv, with each of the 2 threads' band count: batch x ceil(height / rb).
-        var expected: [String] = []
+        // Each conv, with each of the 2 threads' band count: batch x ceil(height / rb) where the
+        // threads share every band; where each takes rows of its own, its half of the rows of
+        // tiles in bands of rb.
+        var expected: [String] = [], own = 0
         for node in program.graph.nodes {
             guard case .conv = node.op, let t = program.tilings[node.name] else { continue }
-            let bands = node.shape.n * ((node.shape.h + t.rb - 1) / t.rb)
-            expected.append("\(node.name) \(bands) \(bands)")
+            let h = node.shape.h, bands = { (rows: Int) in node.shape.n * ((rows + t.rb - 1) / t.rb) }
+            if Tiling.threadRows(node, in: program.graph, t) {
+                let groups = (h + t.nr - 1) / t.nr, split = groups / 2 * t.nr
+                expected.append("\(node.name) \(bands(split)) \(bands(min(h, groups * t.nr) - split))")
+                own += 1
+            } else {
+                expected.append("\(node.name) \(bands(h)) \(bands(h))")
+            }
         }
         XCTAssertGreaterThan(expected.count, 4)
+        XCTAssertEqual(own > 0, !tiling.isEmpty)
         XCTAssertEqual(result.output.split(separator: "\n").map(String.init), expected)
     }
 }

@@ -27,7 +27,8 @@ public struct GeneratorOptions: Sendable {
     /// per layer (`Tiling.winogradTile`).
     public var winogradTile = 0
     /// The most threads unet.c gives bands of their own in the Winograd convs that qualify
-    /// (`Tiling.threadBands`): that many scratches each. With more threads at run time those
+    /// (`Tiling.threadBands`), and rows of their own in the direct convs that do
+    /// (`Tiling.threadRows`): that many scratches each. With more threads at run time those
     /// convs share every band among the threads, as the rest do. 1: no conv does.
     public var threads = 2
 
@@ -234,7 +235,21 @@ struct Lowering {
         if isGroupDriver(i) { return groupLayout(i).floats * 4 }
         guard let t = tilings[node.name], !readsInPlace(i) else { return 0 }
         if t.algorithm == .winograd { return winogradSlotFloats(i) * 4 * (threadBands(i) ? threads : 1) }
-        return panel(node, t).floats * 4
+        return threadRows(i) ? panelSlotFloats(i) * 4 * threads : panel(node, t).floats * 4
+    }
+
+    /// Floats of one direct conv's panel, rounded up to 64 bytes so that every thread's starts
+    /// aligned.
+    func panelSlotFloats(_ i: Int) -> Int {
+        let node = graph.nodes[i]
+        return (panel(node, tilings[node.name]!).floats + 15) / 16 * 16
+    }
+
+    /// Whether a direct conv on its own gives each thread whole rows of tiles of its own.
+    func threadRows(_ i: Int) -> Bool {
+        let node = graph.nodes[i]
+        guard threads > 1, standalone(i), !readsInPlace(i), let t = tilings[node.name] else { return false }
+        return Tiling.threadRows(node, in: graph, t)
     }
 
     /// Whether a conv on its own reads its input where it lies instead of packing it: a 1x1
@@ -454,14 +469,24 @@ struct Lowering {
 
         let inPlace = readsInPlace(i)
         let pw = inPlace ? w : conv.pw, plane = inPlace ? h * w : conv.pw * conv.rows
-        let fields: [String: CustomStringConvertible] = [
+        var fields: [String: CustomStringConvertible] = [
             "NODE": node.name, "OP": node.op.mnemonic, "INPUTS": inputs, "OUT_SHAPE": node.shape,
             "FLOPS": 2 * node.shape.count * cin * k * k, "FN": fn, "PARAMS": params(node),
             "R": t.r, "NR": t.nr, "NV": t.nv, "KC": kc, "KK": k * k * t.r, "TW": tw, "RB": t.rb, "CIN": cin,
             "PROWS": conv.rows, "PW": pw, "P": p, "WEIGHTS": wexpr, "BIAS": bexpr, "N": node.shape.n, "H": h, "W": w,
             "COB": cob, "XT": xt, "K": k, "PLANE": plane, "WBLOCK": cin * k * k * t.r, "RELU": relu ? 1 : 0,
             "COUT": cout, "OUT_PLANE": h * w, "IN_BATCH": cin * h * w,
-            "PACK": standalone(i) && !inPlace ? layerPacks(node, plane: plane, pw: pw, pad: p, rowGroup: t.nr, nowait: true) : ""]
+            "PACK": standalone(i) && !inPlace
+                ? indent(layerPacks(node, plane: plane, pw: pw, pad: p, rowGroup: t.nr, nowait: true), by: 4) : "",
+            "THREAD_ROWS": "        "]
+        if threadRows(i) {
+            // Each thread's own rows, ahead of the shared loop: the same values, and its panel.
+            let rows: [String: CustomStringConvertible] = [
+                "SLOTS": threads, "SLOT_FLOATS": panelSlotFloats(i), "GROUPS": (h + t.nr - 1) / t.nr,
+                "MY_PACK": indent(layerPacks(node, plane: plane, pw: pw, pad: p, rowGroup: t.nr, panel: "mine"), by: 8)]
+            fields["THREAD_ROWS"] = Template.render(["conv_rows.c"], fields.merging(rows) { $1 },
+                                                    sharedWith: ["conv.c", "conv_layer.c", "conv_inplace_layer.c"])
+        }
         let layer = inPlace ? "conv_inplace_layer.c" : "conv_layer.c"
         layerCode += Template.render(standalone(i) ? ["conv.c", layer] : ["conv.c"], fields,
                                      sharedWith: ["conv_layer.c", "conv_inplace_layer.c"])
@@ -476,10 +501,11 @@ struct Lowering {
 
     func params(_ node: Node) -> String { node.inputs.indices.map { "const float *in\($0), " }.joined() }
 
-    /// The packing of a standalone conv's band: rows [y0 - pad, y0 + groups * rowGroup + pad);
-    /// with `nowait`, the caller has the barrier after it.
-    func layerPacks(_ node: Node, plane: Int, pw: Int, pad: Int, rowGroup: Int, nowait: Bool = false) -> String {
-        let packs = packSources(node, plane: plane, pw: pw, pad: pad, panel: "panel",
+    /// The packing of a standalone conv's band into `panel`: rows [y0 - pad, y0 + groups *
+    /// rowGroup + pad); with `nowait`, the caller has the barrier after it.
+    func layerPacks(_ node: Node, plane: Int, pw: Int, pad: Int, rowGroup: Int, panel: String = "panel",
+                    nowait: Bool = false) -> String {
+        let packs = packSources(node, plane: plane, pw: pw, pad: pad, panel: panel,
                                 rows: "groups * \(rowGroup) + \(2 * pad)", y: "(ptrdiff_t)y0 - \(pad)",
                                 nowait: nowait) { "in\($0)" }
         return packs.hasSuffix("\n") ? String(packs.dropLast()) : packs

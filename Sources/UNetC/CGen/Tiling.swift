@@ -295,6 +295,28 @@ public enum Tiling {
             && a * a * cin * node.shape.c * 4 <= threadBandsWeightBudget
     }
 
+    /// Rows of tiles a direct conv needs before its threads take rows of tiles of their own,
+    /// and the most weights (Cout x Cin x 9 x 4 bytes) it may have: each thread then reads all
+    /// of them rather than its share.
+    static let threadRowsMinimum = 64
+    static let threadRowsWeightBudget = 1 << 20
+
+    /// Whether a direct 3x3 conv on its own gives each thread a run of whole rows of tiles,
+    /// packed into a panel of its own, instead of sharing every band out by output channels.
+    /// Sharing moves each band's panel between the cores. In the minutes when that traffic is
+    /// slow on this machine (a cache line's round trip 430-470 ns instead of 80-170), the
+    /// classic model's full-size layers at 256x256 took 1.12-1.15x as long on 2 threads as in
+    /// the usual ones; with rows of their own they took 0.87-0.89x what they took shared in
+    /// those minutes, and 0.98-0.99x in the usual ones (`bench/ab.py`, 2 threads). With 43 rows
+    /// of tiles (the 128x128 layers, tiles 3 rows high) the threads' 22 and 21 rows left them
+    /// 1.01-1.03x slower in the usual minutes, hence the minimum.
+    public static func threadRows(_ node: Node, in graph: Graph, _ t: LayerTiling) -> Bool {
+        guard case .conv(3, _, _) = node.op, t.algorithm == .direct else { return false }
+        let cin = node.inputs.reduce(0) { $0 + graph.nodes[$1].shape.c }
+        return (node.shape.h + t.nr - 1) / t.nr >= threadRowsMinimum
+            && 9 * cin * node.shape.c * 4 <= threadRowsWeightBudget
+    }
+
     /// Rows of tiles in a band of a Winograd conv: `rb` rows rounded up to whole tiles, at most
     /// the map's.
     public static func winogradTileRows(_ node: Node, _ t: LayerTiling) -> Int {
