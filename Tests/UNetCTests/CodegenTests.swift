@@ -537,24 +537,27 @@ final class CodegenTests: XCTestCase {
     }
 
     func testDirectConvsWithManyRowsAndFewWeightsGiveEachThreadRowsOfItsOwn() throws {
-        // At least 64 rows of tiles and at most 1 MiB of weights. At 256x256, the full-size
-        // layers (tiles 3 rows high: 86 rows of tiles), not the 128x128 ones (43). At 512x512
-        // those too, but not up_conv.2.first (256 -> 128, 1.2 MB of weights).
-        let full = ["down_conv.0.first", "down_conv.0.second", "up_conv.3.first", "up_conv.3.second"]
-        let half = ["down_conv.1.first", "down_conv.1.second", "up_conv.2.second"]
-        for (size, expected) in [(256, full), (512, full[..<2] + half + full[2...])] {
+        // At least 64 rows of tiles (of input rows for a transposed conv) and at most 1 MiB of
+        // weights. At 256x256, the full-size convs (tiles 3 rows high: 86 rows of tiles), not
+        // the 128x128 ones (43), and the last two transposed convs (64 and 128 input rows). At
+        // 512x512 the 256x256 convs too, but not up_conv.2.first (256 -> 128, 1.2 MB of weights)
+        // nor up_sample.1.up (2 MB).
+        let head = ["down_conv.0.first", "down_conv.0.second"], tail = ["up_sample.3.up", "up_conv.3.first", "up_conv.3.second"]
+        for (size, expected) in [(256, head + ["up_sample.2.up"] + tail),
+                                 (512, head + ["down_conv.1.first", "down_conv.1.second", "up_sample.2.up", "up_conv.2.second"] + tail)] {
             let graph = try Pipeline.run(try UNetConfig(inChannels: 3, outChannels: 1, base: 64, depth: 4)
                 .build(batch: 1, height: size, width: size))
             let own = graph.nodes.filter { node in
                 Tiling.defaults(node, in: graph, vectorWidth: 16).map { Tiling.threadRows(node, in: graph, $0) } ?? false
             }
-            XCTAssertEqual(own.map(\.name), Array(expected), "\(size)x\(size)")
+            XCTAssertEqual(own.map(\.name), expected, "\(size)x\(size)")
         }
     }
 
-    /// Direct convs whose threads take rows of their own: a panel per thread, and the same
-    /// output bit for bit on any thread count (1 and 2 on the rows of their own, 3 and 5 on
-    /// shared bands), for one image and a batch of two.
+    /// Direct convs and transposed convs whose threads take rows of their own: a panel per
+    /// thread, and the same output bit for bit on any thread count (1 and 2 on the rows of their
+    /// own, 3 and 5 on shared bands), for one image, a batch of two, and an image twice the
+    /// size (whose last transposed conv has 64 input rows).
     func testDirectThreadRowsTakeAPanelPerThreadAndChangeNoBit() throws {
         let f = try Fixture.load("small")
         var options = GeneratorOptions()
@@ -586,23 +589,32 @@ final class CodegenTests: XCTestCase {
             }
         }
         options.threads = 2
-        for batch in [1, 2] {
-            // The batch: the fixture's image twice, so its output twice.
-            let input = Tensor(shape: [batch] + f.input.shape.dropFirst(),
-                               data: Array([[Float]](repeating: f.input.data, count: batch).joined()))
-            let program = try Generator.generate(f.weights, batch: batch, height: f.height, width: f.width, options: options)
+        for (batch, scale) in [(1, 1), (2, 1), (1, 2)] {
+            let (h, w) = (scale * f.height, scale * f.width)
+            // The batch: the fixture's image twice, so its output twice. Twice the size: a
+            // pseudo-random image, checked against the interpreter.
+            let input = scale == 1
+                ? Tensor(shape: [batch] + f.input.shape.dropFirst(), data: Array([[Float]](repeating: f.input.data, count: batch).joined()))
+                : Tensor(shape: [1, f.input.shape[1], h, w], data: (0..<(f.input.shape[1] * h * w)).map { Float(($0 * 2654435761) % 1000) / 1000 })
+            let expected = scale == 1
+                ? Array([[Float]](repeating: f.outputF64.data, count: batch).joined())
+                : try Interpreter.output(try f.weights.config.build(batch: 1, height: h, width: w), weights: f.weights, input: input).data
+            let program = try Generator.generate(f.weights, batch: batch, height: h, width: w, options: options)
+            if scale == 2 {
+                let t = try XCTUnwrap(program.tilings["up_sample.3.up"])
+                XCTAssertTrue(Tiling.threadRows(program.graph.nodes.first { $0.name == "up_sample.3.up" }!, in: program.graph, t))
+            }
             let built = try Verifier.build(program, cc: try TestToolchain.compiler(), flags: Toolchain.defaultFlags)
             defer { try? FileManager.default.removeItem(atPath: built.directory) }
             var outputs: [[Float]] = []
             for threads in [1, 2, 3, 5] {
-                outputs.append(try Verifier.execute(built, input: input, outputCount: batch * f.output.count,
+                outputs.append(try Verifier.execute(built, input: input, outputCount: expected.count,
                                                     threads: threads, trace: false).output)
             }
             for i in 1..<outputs.count {
-                XCTAssertTrue(bitIdentical(outputs[0], outputs[i]), "batch \(batch): run \(i): \(maxAbsDiff(outputs[0], outputs[i]))")
+                XCTAssertTrue(bitIdentical(outputs[0], outputs[i]), "batch \(batch) x\(scale): run \(i): \(maxAbsDiff(outputs[0], outputs[i]))")
             }
-            let expected = Array([[Float]](repeating: f.outputF64.data, count: batch).joined())
-            XCTAssertLessThanOrEqual(maxAbsDiff(outputs[0], expected), 5e-5, "batch \(batch)")
+            XCTAssertLessThanOrEqual(maxAbsDiff(outputs[0], expected), 5e-5, "batch \(batch) x\(scale)")
         }
     }
 

@@ -238,14 +238,15 @@ struct Lowering {
         return threadRows(i) ? panelSlotFloats(i) * 4 * threads : panel(node, t).floats * 4
     }
 
-    /// Floats of one direct conv's panel, rounded up to 64 bytes so that every thread's starts
-    /// aligned.
+    /// Floats of one direct conv's (or transposed conv's) panel, rounded up to 64 bytes so that
+    /// every thread's starts aligned.
     func panelSlotFloats(_ i: Int) -> Int {
         let node = graph.nodes[i]
         return (panel(node, tilings[node.name]!).floats + 15) / 16 * 16
     }
 
-    /// Whether a direct conv on its own gives each thread whole rows of tiles of its own.
+    /// Whether a direct conv or transposed conv on its own gives each thread whole rows of
+    /// tiles of its own.
     func threadRows(_ i: Int) -> Bool {
         let node = graph.nodes[i]
         guard threads > 1, standalone(i), !readsInPlace(i), let t = tilings[node.name] else { return false }
@@ -631,13 +632,18 @@ struct Lowering {
         let wexpr = pack(blocked)
         let bexpr = pack(b + [Float](repeating: 0, count: cob * t.r - cout))
         let rows = node.fusion == .streamed ? convPanel(i).rows : t.rb
-        let fields: [String: CustomStringConvertible] = [
+        var fields: [String: CustomStringConvertible] = [
             "NODE": node.name, "INPUTS": inputs, "OUT_SHAPE": node.shape, "FLOPS": 2 * node.shape.count * cin,
             "FN": fn, "R": t.r, "NV": t.nv, "TW": tw, "RB": t.rb, "CIN": cin, "PW": pn.pw,
             "WEIGHTS": wexpr, "BIAS": bexpr, "N": s.n, "IH": s.h, "IW": s.w, "PLANE": pn.pw * rows,
             "IN_BATCH": st.c * st.h * st.w, "IN_PLANE": st.h * st.w, "IN_ROW": st.w, "COB": cob, "XT": xt,
             "WBLOCK": cin * 4 * t.r, "COUT": cout, "OH": node.shape.h, "OW": node.shape.w,
-            "OUT_PLANE": node.shape.h * node.shape.w]
+            "OUT_PLANE": node.shape.h * node.shape.w, "THREAD_ROWS": "        "]
+        if threadRows(i) {
+            let rows: [String: CustomStringConvertible] = ["SLOTS": threads, "SLOT_FLOATS": panelSlotFloats(i)]
+            fields["THREAD_ROWS"] = Template.render(["conv_transpose_rows.c"], fields.merging(rows) { $1 },
+                                                    sharedWith: ["conv_transpose.c", "conv_transpose_layer.c"])
+        }
         layerCode += Template.render(standalone(i) ? ["conv_transpose.c", "conv_transpose_layer.c"] : ["conv_transpose.c"], fields, sharedWith: ["conv_transpose_layer.c"])
     }
 }

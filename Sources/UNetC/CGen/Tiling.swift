@@ -296,8 +296,11 @@ public enum Tiling {
     }
 
     /// Rows of tiles a direct conv needs before its threads take rows of tiles of their own,
-    /// and the most weights (Cout x Cin x 9 x 4 bytes) it may have: each thread then reads all
-    /// of them rather than its share.
+    /// and the most weights (Cout x Cin x 9 x 4 bytes) it may have. Each thread then reads all
+    /// the weights for half the bands instead of half of them for every band, the same bytes;
+    /// but the convs with more weights, on maps of 64 rows and less at 256x256, lost nothing in
+    /// the slow minutes (session 7), and with rows of their own they measured even in the
+    /// usual ones (1.0x at 256 and 512), so they keep one panel rather than one per thread.
     static let threadRowsMinimum = 64
     static let threadRowsWeightBudget = 1 << 20
 
@@ -310,11 +313,18 @@ public enum Tiling {
     /// those minutes, and 0.98-0.99x in the usual ones (`bench/ab.py`, 2 threads). With 43 rows
     /// of tiles (the 128x128 layers, tiles 3 rows high) the threads' 22 and 21 rows left them
     /// 1.01-1.03x slower in the usual minutes, hence the minimum.
+    /// A transposed conv (tiles one input row high) likewise, by rows of its input.
     public static func threadRows(_ node: Node, in graph: Graph, _ t: LayerTiling) -> Bool {
-        guard case .conv(3, _, _) = node.op, t.algorithm == .direct else { return false }
         let cin = node.inputs.reduce(0) { $0 + graph.nodes[$1].shape.c }
-        return (node.shape.h + t.nr - 1) / t.nr >= threadRowsMinimum
-            && 9 * cin * node.shape.c * 4 <= threadRowsWeightBudget
+        switch node.op {
+        case .conv(3, _, _):
+            return t.algorithm == .direct && (node.shape.h + t.nr - 1) / t.nr >= threadRowsMinimum
+                && 9 * cin * node.shape.c * 4 <= threadRowsWeightBudget
+        case .convTranspose:
+            return graph.nodes[node.inputs[0]].shape.h >= threadRowsMinimum && 4 * cin * node.shape.c * 4 <= threadRowsWeightBudget
+        default:
+            return false
+        }
     }
 
     /// Rows of tiles in a band of a Winograd conv: `rb` rows rounded up to whole tiles, at most
