@@ -537,14 +537,15 @@ final class CodegenTests: XCTestCase {
     }
 
     func testDirectConvsWithManyRowsAndFewWeightsGiveEachThreadRowsOfItsOwn() throws {
-        // At least 64 rows of tiles (of input rows for a transposed conv) and at most 1 MiB of
-        // weights. At 256x256, the full-size convs (tiles 3 rows high: 86 rows of tiles), not
-        // the 128x128 ones (43), and the last two transposed convs (64 and 128 input rows). At
-        // 512x512 the 256x256 convs too, but not up_conv.2.first (256 -> 128, 1.2 MB of weights)
-        // nor up_sample.1.up (2 MB).
+        // At least 64 rows of tiles (of input rows for a transposed conv) and at most 2 MiB of
+        // weights. At 256x256: the full-size convs (tiles 3 rows high: 86 rows of tiles), not the
+        // 128x128 ones (43); down_conv.2.first (64x64, tiles one row high, 1.2 MB), not
+        // down_conv.2.second (2.4 MB); the last two transposed convs (64 and 128 input rows).
+        // At 512x512 more, but not up_conv.1.second (2.4 MB) nor up_sample.0.up (32 input rows).
         let head = ["down_conv.0.first", "down_conv.0.second"], tail = ["up_sample.3.up", "up_conv.3.first", "up_conv.3.second"]
-        for (size, expected) in [(256, head + ["up_sample.2.up"] + tail),
-                                 (512, head + ["down_conv.1.first", "down_conv.1.second", "up_sample.2.up", "up_conv.2.second"] + tail)] {
+        for (size, expected) in [(256, head + ["down_conv.2.first", "up_sample.2.up"] + tail),
+                                 (512, head + ["down_conv.1.first", "down_conv.1.second", "down_conv.2.first", "up_sample.1.up",
+                                               "up_sample.2.up", "up_conv.2.first", "up_conv.2.second"] + tail)] {
             let graph = try Pipeline.run(try UNetConfig(inChannels: 3, outChannels: 1, base: 64, depth: 4)
                 .build(batch: 1, height: size, width: size))
             let own = graph.nodes.filter { node in

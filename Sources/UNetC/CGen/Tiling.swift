@@ -297,12 +297,12 @@ public enum Tiling {
 
     /// Rows of tiles a direct conv needs before its threads take rows of tiles of their own,
     /// and the most weights (Cout x Cin x 9 x 4 bytes) it may have. Each thread then reads all
-    /// the weights for half the bands instead of half of them for every band, the same bytes;
-    /// but the convs with more weights, on maps of 64 rows and less at 256x256, lost nothing in
-    /// the slow minutes (session 7), and with rows of their own they measured even in the
-    /// usual ones (1.0x at 256 and 512), so they keep one panel rather than one per thread.
+    /// the weights for half the bands instead of half of them for every band, the same bytes.
+    /// At 512x512, up_conv.2.first (1.2 MB) took 0.92x in slow minutes with rows of its own and
+    /// 0.99x in usual ones; the convs with more weights (64x64 maps at 512x512) were even in the
+    /// usual minutes and were not measured in slow ones, so they keep one panel.
     static let threadRowsMinimum = 64
-    static let threadRowsWeightBudget = 1 << 20
+    static let threadRowsWeightBudget = 2 << 20
 
     /// Whether a direct 3x3 conv on its own gives each thread a run of whole rows of tiles,
     /// packed into a panel of its own, instead of sharing every band out by output channels.
