@@ -71,12 +71,15 @@ public enum Tiling {
     static let weightBudget = 32 << 10
 
     /// Register tiles (r, nr, nv) a 3x3 conv may use: about 24 accumulators, so that with the
-    /// inputs and a broadcast they fit 32 vector registers. (12, 2, 1), (16, 1, 1) and (6, 4, 1)
-    /// are left out: clang 14 keeps their accumulators in memory in some unet.c files (6, 4, 1:
-    /// the 8x8 layers of the classic model at 128x128 ran 2.6x slower than with (8, 2, 1), which
-    /// is as fast at 16x16, where (6, 4, 1) was chosen before).
+    /// inputs and a broadcast they fit 32 vector registers. (12, 2, 1), (16, 1, 1), (6, 4, 1)
+    /// and (8, 1, 3) are left out: clang 14 keeps their accumulators in memory in some unet.c
+    /// files (6, 4, 1: the 8x8 layers of the classic model at 128x128 ran 2.6x slower than with
+    /// (8, 2, 1), which is as fast at 16x16, where (6, 4, 1) was chosen before. 8, 1, 3: at
+    /// 1000x1000 the full-size layers ran at 28% of the peak, 3.3x slower than with (8, 3, 1),
+    /// the model 1.13x; where it kept them in registers, at 384x384 and 768x768, it was
+    /// 1.01x faster).
     static let tiles3: [(r: Int, nr: Int, nv: Int)] = [
-        (8, 1, 3), (6, 1, 4), (12, 1, 2), (8, 3, 1), (8, 2, 1)]
+        (6, 1, 4), (12, 1, 2), (8, 3, 1), (8, 2, 1)]
     /// Output rows a band of a wide map should hold at least (the channel chunk shrinks for it).
     static let minBandRows = 12
     /// The smallest channel chunk `minBandRows` may ask for.
