@@ -4,7 +4,7 @@ vector width.
 
     python3 sizes.py --unetc UNETC --weights W.safetensors --height 96 --width 96 --out DIR
 
-For each vector width and memory mode (speed, min), runs `unetc generate --algorithm direct`
+For each vector width and memory mode (speed, min), runs `unetc generate --algorithm direct --threads 1`
 into DIR/SIZE-vW-MODE, compiles unet.c and board.c (the caller a firmware would have) with
 each target's compiler at -Os with -ffunction-sections, -fdata-sections and -fstack-usage,
 and reads the object files:
@@ -205,9 +205,11 @@ def main():
         for vector, mode in [(v, m) for v in args.vector_widths.split(",") for m in ("speed", "min")]:
             gen = os.path.join(args.out, f"{size}-v{vector}-{mode}")
             # Direct convolution: Winograd's transformed weights (1.6x to 4x larger) and its
-            # per-thread tile buffers cost more flash and stack than a microcontroller has.
+            # per-thread tile buffers cost more flash and stack than a microcontroller has. One
+            # thread: no panels per thread in the arena.
             run([args.unetc, "generate", "--weights", args.weights, "--height", height, "--width", width,
-                 "--algorithm", "direct", "--vector-width", vector, "--memory-mode", mode, "--output-dir", gen])
+                 "--algorithm", "direct", "--threads", "1", "--vector-width", vector, "--memory-mode", mode,
+                 "--output-dir", gen])
             for target in targets:
                 r = measure(gen, target)
                 print("  ".join(f"{v:>10}" for v in (

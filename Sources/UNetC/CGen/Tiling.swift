@@ -71,15 +71,20 @@ public enum Tiling {
     static let weightBudget = 32 << 10
 
     /// Register tiles (r, nr, nv) a 3x3 conv may use: about 24 accumulators, so that with the
-    /// inputs and a broadcast they fit 32 vector registers. (12, 2, 1), (16, 1, 1), (6, 4, 1)
-    /// and (8, 1, 3) are left out: clang 14 keeps their accumulators in memory in some unet.c
-    /// files (6, 4, 1: the 8x8 layers of the classic model at 128x128 ran 2.6x slower than with
-    /// (8, 2, 1), which is as fast at 16x16, where (6, 4, 1) was chosen before. 8, 1, 3: at
-    /// 1000x1000 the full-size layers ran at 28% of the peak, 3.3x slower than with (8, 3, 1),
-    /// the model 1.13x; where it kept them in registers, at 384x384 and 768x768, it was
-    /// 1.01x faster).
+    /// inputs and a broadcast they fit 32 vector registers. (12, 2, 1), (16, 1, 1) and (6, 4, 1)
+    /// are left out: clang 14 keeps their accumulators in memory in some unet.c files (6, 4, 1:
+    /// the 8x8 layers of the classic model at 128x128 ran 2.6x slower than with (8, 2, 1), which
+    /// is as fast at 16x16, where (6, 4, 1) was chosen before).
     static let tiles3: [(r: Int, nr: Int, nv: Int)] = [
-        (6, 1, 4), (12, 1, 2), (8, 3, 1), (8, 2, 1)]
+        (8, 1, 3), (6, 1, 4), (12, 1, 2), (8, 3, 1), (8, 2, 1)]
+    /// And (8, 1, 3) for vectors of 16 floats (AVX-512): in the classic model's unet.c at
+    /// 1000x1000, clang 14 kept its accumulators in memory, and the full-size layers ran at 28%
+    /// of the peak, 3.3x slower than with the tile the cost model picks next (the model 1.13x).
+    /// Where it kept them in registers (384x384, 768x768) it was 1.01x faster. Narrower vectors
+    /// keep it: the embedded builds' arenas in `--memory-mode min` are 10 KiB smaller with it.
+    static func tiles3(vectorWidth v: Int) -> [(r: Int, nr: Int, nv: Int)] {
+        v >= 16 ? tiles3.filter { !($0.r == 8 && $0.nr == 1 && $0.nv == 3) } : tiles3
+    }
     /// Output rows a band of a wide map should hold at least (the channel chunk shrinks for it).
     static let minBandRows = 12
     /// The smallest channel chunk `minBandRows` may ask for.
@@ -99,7 +104,7 @@ public enum Tiling {
             let (h, w, cout) = (node.shape.h, node.shape.w, node.shape.c)
             let vectors = (w + v - 1) / v
             var best = (r: 16, nr: 1, nv: 1), bestCost = Double.infinity
-            for t in tiles3 {
+            for t in tiles3(vectorWidth: v) {
                 // FMAs issued per useful one (the padding of cout, rows and columns), times the
                 // loads each FMA costs (a broadcast per channel, a vector per row and column).
                 let padded = Double(((cout + t.r - 1) / t.r) * t.r) / Double(cout)
