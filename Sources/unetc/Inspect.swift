@@ -16,7 +16,7 @@ struct Inspect: ParsableCommand {
     @Flag(help: "Print the memory plan of --memory-mode (every buffer with its bytes, first and last use, offset; the totals), then the arena of both modes beside the greedy-by-size baseline and the lower bounds.")
     var memory = false
 
-    @Flag(help: "Print each conv's tiling and algorithm (the tuning file's where it has one, else the defaults): the starting point for a hand-written tuning file.")
+    @Flag(help: "Print each conv's tiling and algorithm (the tuning file's where it has one, else the defaults), and which layers give each thread bands or rows of its own (--threads): the starting point for a hand-written tuning file.")
     var tiling = false
 
     @Flag(help: "With --memory: the plan as JSON. With --tiling: a tuning file that `generate --tuning` reads.")
@@ -49,7 +49,8 @@ struct Inspect: ParsableCommand {
             } else {
                 let width = layers.map(\.name.count).max() ?? 0
                 for node in layers {
-                    print(node.name.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + program.tilings[node.name]!.description)
+                    let own = program.ownThreads[node.name].map { "  (\($0) of its own per thread)" } ?? ""
+                    print(node.name.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + program.tilings[node.name]!.description + own)
                 }
             }
             return

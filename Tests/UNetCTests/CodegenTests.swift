@@ -578,6 +578,8 @@ final class CodegenTests: XCTestCase {
             let program = try Generator.generate(f.weights, batch: 1, height: f.height, width: f.width, options: options)
             XCTAssertEqual(String(decoding: program.source(), as: UTF8.self).contains("if (UNET_THREADS() <= \(threads))"),
                            threads > 1, "threads \(threads)")
+            // What `inspect --tiling` reports.
+            XCTAssertEqual(program.ownThreads, threads > 1 ? Dictionary(uniqueKeysWithValues: own.map { ($0.name, "rows") }) : [:])
             scratch[threads] = Dictionary(uniqueKeysWithValues: program.plan.buffers.map { ($0.name, $0.bytes) })
         }
         // Each thread's panel starts on a 64-byte boundary.

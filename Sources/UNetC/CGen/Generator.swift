@@ -58,6 +58,10 @@ public struct CProgram: Sendable {
     public var plan: MemoryPlan
     public var flops: Int
     public var tilings: [String: LayerTiling]
+    /// The layers whose threads work apart, each with a scratch or panel of its own (on up to
+    /// `GeneratorOptions.threads` threads), by name: "bands" (Winograd, `Tiling.threadBands`)
+    /// or "rows" (direct, `Tiling.threadRows`).
+    public var ownThreads: [String: String] = [:]
 
     /// Bytes per row of the embedded weight table: C99 compilers need only take string
     /// literals of 4095 characters (`-Wpedantic` warns past that), and a multiple of 4.
@@ -436,7 +440,10 @@ struct Lowering {
             "WEIGHTS_CHECK": options.externalWeights ? "\n    if (unet_weights == NULL) return 3;" : "",
             "CALLS": body.text.hasSuffix("\n") ? String(body.text.dropLast()) : body.text])
         return CProgram(header: header, kernels: prelude + tileCode + layerCode + groupCode, weights: packed, entry: entry,
-                        externalWeights: options.externalWeights, graph: graph, plan: plan, flops: flops, tilings: tilings)
+                        externalWeights: options.externalWeights, graph: graph, plan: plan, flops: flops, tilings: tilings,
+                        ownThreads: Dictionary(uniqueKeysWithValues: graph.nodes.indices.compactMap { i in
+                            threadRows(i) ? (graph.nodes[i].name, "rows") : threadBands(i) ? (graph.nodes[i].name, "bands") : nil
+                        }))
     }
 
     mutating func emitConv(_ i: Int, fn: String, k: Int, p: Int, relu: Bool, t: LayerTiling, inputs: String) {
