@@ -317,8 +317,8 @@ public enum Tiling {
     /// Sharing moves each band's panel between the cores. In the minutes when that traffic is
     /// slow on this machine (a cache line's round trip 430-470 ns instead of 80-170), the
     /// classic model's full-size layers at 256x256 took 1.12-1.15x as long on 2 threads as in
-    /// the usual ones; with rows of their own they took 0.87-0.89x what they took shared in
-    /// those minutes, and 0.98-0.99x in the usual ones (`bench/ab.py`, 2 threads). With 43 rows
+    /// the usual ones; with rows of their own they took 0.76-0.90x what they took shared in
+    /// those minutes, and 0.98-1.01x in the usual ones (`bench/ab.py`, 2 threads). With 43 rows
     /// of tiles (the 128x128 layers, tiles 3 rows high) the threads' 22 and 21 rows left them
     /// 1.01-1.03x slower in the usual minutes, hence the minimum.
     /// A transposed conv (tiles one input row high) likewise, by rows of its input.
@@ -329,7 +329,8 @@ public enum Tiling {
             return t.algorithm == .direct && (node.shape.h + t.nr - 1) / t.nr >= threadRowsMinimum
                 && 9 * cin * node.shape.c * 4 <= threadRowsWeightBudget
         case .convTranspose:
-            return graph.nodes[node.inputs[0]].shape.h >= threadRowsMinimum && 4 * cin * node.shape.c * 4 <= threadRowsWeightBudget
+            return graph.nodes[node.inputs[0]].shape.h >= threadRowsMinimum
+                && 4 * cin * node.shape.c * 4 <= threadRowsWeightBudget
         default:
             return false
         }
