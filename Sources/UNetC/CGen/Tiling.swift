@@ -145,9 +145,13 @@ public enum Tiling {
         case .convTranspose:
             let src = graph.nodes[node.inputs[0]].shape
             // 24 accumulators: r output channels x 4 taps x nv vectors. Each weight broadcast
-            // feeds nv FMAs, so two vectors of columns, where the map is that wide, halve the
-            // broadcasts (the 6 x 1 tile issues one per FMA).
-            let nv = src.w >= 2 * v ? 2 : 1, r = min(nv == 2 ? 3 : 6, node.shape.c)
+            // feeds nv FMAs, so two vectors of columns halve the broadcasts (the 6 x 1 tile
+            // issues one per FMA): 0.86-0.97x the time where both pad the rows alike. Not where
+            // two vectors pad a row more than 8% further: at 572x572, up_sample.0 (35 columns:
+            // 64 computed against 48) took 0.79x with one vector, up_sample.1 (71: 96 against
+            // 80) 0.87x.
+            let one = (src.w + v - 1) / v * v, two = (src.w + 2 * v - 1) / (2 * v) * 2 * v
+            let nv = Double(two) <= 1.08 * Double(one) ? 2 : 1, r = min(nv == 2 ? 3 : 6, node.shape.c)
             let rb = transposedBandRows(cin: cin, inH: src.h, inW: src.w, nv: nv, v: v)
             return LayerTiling(r: r, nv: nv, rb: rb)
         case .input, .relu, .maxPool, .crop, .view, .concat, .output:
