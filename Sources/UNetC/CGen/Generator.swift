@@ -295,7 +295,7 @@ struct Lowering {
         let pw = xt * m + 2, rows = tr * m + 2
         let panelFloats = (cin * pw * rows + 15) / 16 * 16
         let block = t.nv * v
-        let tpad = (tr * xt + block - 1) / block * block
+        let tpad = (Tiling.winogradBandTiles(node, t) + block - 1) / block * block
         return (xt, tr, pw, rows, pw * rows, panelFloats, tpad, panelFloats + a * a * cin * tpad)
     }
 

@@ -280,7 +280,7 @@ public enum Tiling {
     /// down_conv.2.second and up_conv.1.second, 24 x 1 tiles, 1.06-1.07x).
     public static func winogradWeightsOuter(_ node: Node, _ t: LayerTiling, vectorWidth v: Int) -> Bool {
         guard t.algorithm == .winograd else { return false }
-        let tiles = winogradTileRows(node, t) * ((node.shape.w + t.nr - 1) / t.nr)
+        let tiles = winogradBandTiles(node, t)
         let block = t.nv * v, blocks = (tiles + block - 1) / block
         let cob = (node.shape.c + t.r - 1) / t.r
         return blocks >= 2 && cob * t.r >= 2 * blocks * block
@@ -344,6 +344,11 @@ public enum Tiling {
     /// the map's.
     public static func winogradTileRows(_ node: Node, _ t: LayerTiling) -> Int {
         min((t.rb + t.nr - 1) / t.nr, (node.shape.h + t.nr - 1) / t.nr)
+    }
+
+    /// Tiles in a band of a Winograd conv: its rows of tiles x the map's tiles per row.
+    public static func winogradBandTiles(_ node: Node, _ t: LayerTiling) -> Int {
+        winogradTileRows(node, t) * ((node.shape.w + t.nr - 1) / t.nr)
     }
 
     /// Bands of a Winograd conv on its own, over the batch.
