@@ -150,15 +150,20 @@ final class CodegenTests: XCTestCase {
         unoptimised.passes = []
         let plainDir = try makeTemporaryDirectory(self)
         try Generator.generate(f.weights, batch: 1, height: 32, width: 32, options: unoptimised).write(to: plainDir)
-        // Tiles one row high on "small": its 64-row convs give each thread rows of its own.
+        // Tiles one row high on "small": its 64-row convs give each thread rows of its own. The
+        // decoder's flat.
         let small = try Fixture.load("small")
         var rows = GeneratorOptions()
         for node in try Pipeline.run(try small.graph()).nodes {
-            if case .conv(3, _, _) = node.op { rows.tiling[node.name] = LayerTiling(r: 4, nv: 1, rb: 5, nr: 1) }
+            if case .conv(3, _, _) = node.op {
+                rows.tiling[node.name] = LayerTiling(r: 4, nv: 1, rb: 5, nr: 1, flat: node.name.hasPrefix("up_conv"))
+            }
         }
         let rowsDir = try makeTemporaryDirectory(self)
         let rowsProgram = try Generator.generate(small.weights, batch: 1, height: small.height, width: small.width, options: rows)
-        XCTAssertTrue(String(decoding: rowsProgram.source(), as: UTF8.self).contains("Each thread takes a run of whole rows"))
+        let rowsSource = String(decoding: rowsProgram.source(), as: UTF8.self)
+        XCTAssertTrue(rowsSource.contains("Each thread takes a run of whole rows"))
+        XCTAssertTrue(rowsSource.contains("unet_conv3_flat_4x1("))
         try rowsProgram.write(to: rowsDir)
         let strict = ["-Wall", "-Wextra", "-Wpedantic", "-Werror", "-O2", "-c"]
         var jobs: [(cc: String, flags: [String], dir: String)] = []
@@ -355,6 +360,10 @@ final class CodegenTests: XCTestCase {
             ("odd", 8, LayerTiling(r: 5, nv: 2, rb: 3, nr: 2, kc: 3)),
             ("batch", 16, LayerTiling(r: 1, nv: 3, rb: 1, nr: 3, kc: 1)),
             ("batch", 4, LayerTiling(r: 7, nv: 4, rb: 5, nr: 4, kc: 5)),
+            // Flat tiles: chunks (partial sums gathered pixel by pixel), the final 1x1 conv with
+            // no pad columns, tiles that cross rows and bands, a last tile past the band.
+            ("odd", 4, LayerTiling(r: 3, nv: 2, rb: 3, kc: 5, flat: true)),
+            ("batch", 16, LayerTiling(r: 5, nv: 1, rb: 2, flat: true)),
         ]
         func tiling(_ graph: Graph, _ t: LayerTiling) -> [String: LayerTiling] {
             var out: [String: LayerTiling] = [:]
@@ -404,6 +413,63 @@ final class CodegenTests: XCTestCase {
         options.tiling = ["up_sample.1.up": LayerTiling(r: 4, nv: 1, rb: 1, nr: 2)]
         assertThrows(try Generator.generate(f.weights, batch: 1, height: 32, width: 32, options: options),
                      containing: ["tiling for up_sample.1.up", "one row high"])
+        options.tiling = ["up_sample.1.up": LayerTiling(r: 4, nv: 1, rb: 1, flat: true)]
+        assertThrows(try Generator.generate(f.weights, batch: 1, height: 32, width: 32, options: options),
+                     containing: ["tiling for up_sample.1.up", "flat tiles are for convs"])
+        options.tiling = ["up_conv.1.second": LayerTiling(r: 4, nv: 1, rb: 1, nr: 2, flat: true)]
+        assertThrows(try Generator.generate(f.weights, batch: 1, height: 32, width: 32, options: options),
+                     containing: ["tiling for up_conv.1.second", "nr=2", "flat", "one row high (nr 1)"])
+    }
+
+    /// Flat tiles compute each output with the FMAs of row tiles in the same order, so the
+    /// output is the same bit for bit, on the shared bands and the rows of each thread's own,
+    /// on any thread count.
+    func testFlatTilesGiveTheRowTilesOutputBitForBit() throws {
+        let f = try Fixture.load("small")
+        let graph = try Pipeline.run(try f.graph())
+        var rowTiles = GeneratorOptions(), flatTiles = GeneratorOptions()
+        rowTiles.algorithm = .direct
+        for node in graph.nodes {
+            if case .conv(3, _, _) = node.op {
+                // Bands of 5 rows: the 64-row maps give each thread rows of its own.
+                rowTiles.tiling[node.name] = LayerTiling(r: 4, nv: 1, rb: 5)
+                flatTiles.tiling[node.name] = LayerTiling(r: 4, nv: 1, rb: 5, flat: true)
+            }
+        }
+        flatTiles.algorithm = .direct
+        let input = Tensor(shape: [2] + f.input.shape.dropFirst(), data: f.input.data + f.input.data.reversed())
+        var outputs: [[Float]] = []
+        for options in [rowTiles, flatTiles] {
+            let program = try Generator.generate(f.weights, batch: 2, height: f.height, width: f.width, options: options)
+            let source = String(decoding: program.source(), as: UTF8.self)
+            XCTAssertEqual(source.contains("unet_conv3_flat_4x1("), options.tiling.values.allSatisfy(\.flat))
+            XCTAssertFalse(program.ownThreads.isEmpty)
+            let built = try Verifier.build(program, cc: try TestToolchain.compiler(), flags: Toolchain.defaultFlags)
+            defer { try? FileManager.default.removeItem(atPath: built.directory) }
+            for threads in [1, 2, 3] {
+                outputs.append(try Verifier.execute(built, input: input, outputCount: 2 * f.outputF64.data.count,
+                                                    threads: threads, trace: false).output)
+            }
+        }
+        for i in 1..<outputs.count { XCTAssertTrue(bitIdentical(outputs[0], outputs[i]), "run \(i)") }
+        XCTAssertLessThanOrEqual(maxAbsDiff(Array(outputs[0].prefix(f.outputF64.data.count)), f.outputF64.data), 5e-5)
+    }
+
+    /// Flat tiles where rows of whole vectors would pad a map's rows by more than what flat
+    /// tiles cost beyond their FMAs: at 300x300 the 37-, 36-, 18- and 72-wide maps (48, 48, 32
+    /// and 80 columns computed by row tiles against 39, 38, 20 and 74), at 572x572 the 71-, 70-
+    /// and 35-wide ones; none at 256x256, 512x512 or 1000x1000, whose rows are whole vectors or
+    /// close to it.
+    func testDirectConvsOfNarrowMapsTakeFlatTiles() throws {
+        let level3 = ["down_conv.3.first", "down_conv.3.second", "middle_conv.first", "middle_conv.second",
+                      "up_conv.0.first", "up_conv.0.second"]
+        for (size, expected) in [(300, level3 + ["up_conv.1.first", "up_conv.1.second"]), (572, level3),
+                                 (256, []), (512, []), (1000, [])] {
+            let graph = try Pipeline.run(try UNetConfig(inChannels: 3, outChannels: 1, base: 64, depth: 4)
+                .build(batch: 1, height: size, width: size))
+            let flat = graph.nodes.filter { Tiling.defaults($0, in: graph, vectorWidth: 16)?.flat ?? false }
+            XCTAssertEqual(flat.map(\.name), expected, "\(size)x\(size)")
+        }
     }
 
     func testDefaultTilingsAreValid() throws {

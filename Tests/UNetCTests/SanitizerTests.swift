@@ -9,9 +9,16 @@ final class SanitizerTests: XCTestCase {
     /// Builds `fixture`'s program with `flags`, runs it (optionally under `wrapper`), and
     /// checks the output against PyTorch's float64 result.
     func check(_ fixture: Fixture, cc: String, flags: [String], wrapper: [String] = [], threads: Int = 1,
-               memory: MemoryMode = .speed) throws {
+               memory: MemoryMode = .speed, flat: Bool = false) throws {
         var options = GeneratorOptions()
         if memory == .min { options.passes = Pipeline.minimumMemory }    // streamed even where it does not pay
+        if flat {
+            // Every conv with flat tiles (the last ones read past their band) in bands of 3 rows.
+            options.algorithm = .direct
+            for node in try Pipeline.run(try fixture.graph()).nodes {
+                if case .conv = node.op { options.tiling[node.name] = LayerTiling(r: 4, nv: 1, rb: 3, flat: true) }
+            }
+        }
         let program = try Generator.generate(fixture.weights, batch: fixture.batch, height: fixture.height,
                                              width: fixture.width, options: options)
         let built = try Verifier.build(program, cc: cc, flags: flags)
@@ -43,6 +50,15 @@ final class SanitizerTests: XCTestCase {
             try check(try Fixture.load("odd"), cc: cc, flags: ["-O1", "-g", "-fopenmp", "-fsanitize=address,undefined",
                                                                "-fno-sanitize-recover=all"], threads: 2, memory: memory)
         }
+    }
+
+    func testFlatTilesUnderSanitizersAndValgrind() throws {
+        let cc = try TestToolchain.compiler(), valgrind = try TestToolchain.require("valgrind")
+        let odd = try Fixture.load("odd")
+        try check(odd, cc: cc, flags: ["-O1", "-g", "-fopenmp", "-fsanitize=address,undefined", "-fno-sanitize-recover=all"],
+                  threads: 2, flat: true)
+        try check(odd, cc: cc, flags: ["-O2", "-g"], wrapper: [valgrind, "--error-exitcode=99", "--leak-check=no", "-q"],
+                  flat: true)
     }
 
     func testValgrindMemcheck() throws {

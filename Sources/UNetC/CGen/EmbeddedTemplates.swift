@@ -37,6 +37,97 @@ static void {{FN}}_band(const float *panel, size_t rows, float *out, size_t out_
 }
 
 """#,
+    "conv_flat.c": #"""
+
+/* {{NODE}}: {{OP}}({{INPUTS}}) -> {{OUT_SHAPE}}, {{FLOPS}} FLOPs.
+ * Tiles of {{R}} output channels x {{TW}} consecutive pixels of a band's rows taken as one run:
+ * the band's input rows are packed in a panel of {{CIN}} planes of {{PW}} floats per row (zero
+ * halo of {{P}}), and a row of {{PW}} pixels gives {{W}} outputs and {{PAD_COLS}} dropped ones. The
+ * input channels are summed in chunks of {{KC}}. Computes `rows` output rows from `panel` (at
+ * the band's first input row) into `out` (at the band's first row, channels `out_plane` floats
+ * apart, rows `out_row` apart). Runs on every thread of a parallel region; returns without a
+ * barrier. */
+static void {{FN}}_band(const float *panel, size_t rows, float *out, size_t out_plane, size_t out_row)
+{
+    const float *weights = {{WEIGHTS}}, *bias = {{BIAS}};
+    size_t n = rows * {{PW}}, tiles = (n + {{TW}} - 1) / {{TW}}, c0;
+    ptrdiff_t t;
+    /* A static schedule over the same count gives each thread the same tiles in every chunk,
+     * so a thread only reads back partial sums it wrote itself: the chunks need no barrier. */
+    for (c0 = 0; c0 < {{CIN}}; c0 += {{KC}}) {
+        size_t kc = {{CIN}} - c0 < {{KC}} ? {{CIN}} - c0 : {{KC}};
+        int first = c0 == 0, last = c0 + kc == {{CIN}};
+        UNET_OMP(omp for schedule(static) nowait)
+        for (t = 0; t < (ptrdiff_t)({{COB}} * tiles); t++) {
+            size_t cb = (size_t)t / tiles, i0 = (size_t)t % tiles * {{TW}}, co = cb * {{R}};
+            unet_conv{{K}}_flat_{{R}}x{{NV}}(panel + c0 * {{PLANE}} + i0, kc, {{PLANE}}, {{PW}},
+                                  weights + cb * {{WBLOCK}} + c0 * {{KK}}, first ? bias + co : NULL,
+                                  {{RELU}} && last, out + co * out_plane, out_plane, out_row,
+                                  {{COUT}} - co < {{R}} ? {{COUT}} - co : {{R}}, i0, n, {{W}});
+        }
+    }
+}
+
+"""#,
+    "conv_flat_tile.c": #"""
+
+/* Register tile of a {{K}}x{{K}} conv over a band whose panel rows are taken as one run of
+ * pixels: {{R}} output channels x {{NV}} vectors of UNET_V consecutive pixels, pixel i being
+ * panel row i / pw, column i % pw. Each panel row gives the {{K}} - 1 columns past the map's
+ * `width` as well, computed and dropped, so a row is not rounded up to whole vectors: an 18-wide
+ * map computes 20 columns a row, not 32. `p`: the panel at the chunk's first plane and at the
+ * tile's first pixel; `w`, `bias`, `relu` as in the row tiles. `out`: the band's first row of
+ * the tile's first channel (channels `out_plane` floats apart, rows `out_w`); `i0`: the tile's
+ * first pixel; `n`: the band's pixels (rows x pw). The pixels are stored one by one, those
+ * outside the map skipped; a tile's {{R}} x {{NV}} x UNET_V stores against the FMAs of every
+ * input channel and tap. */
+UNET_TILE void unet_conv{{K}}_flat_{{R}}x{{NV}}(const float *p, size_t cin, size_t plane, size_t pw,
+                                     const float *w, const float *bias, int relu, float *out,
+                                     size_t out_plane, size_t out_w, size_t chans, size_t i0,
+                                     size_t n, size_t width)
+{
+    unet_vf acc[{{R}}][{{NV}}];
+    ptrdiff_t at[{{NV}} * UNET_V]; /* where each lane's pixel lies in out; -1: dropped */
+    size_t ci, r, v, l, ky, kx;
+    for (l = 0; l < {{NV}} * UNET_V; l++) {
+        size_t i = i0 + l, y = i / pw, x = i - y * pw;
+        at[l] = i < n && x < width ? (ptrdiff_t)(y * out_w + x) : -1;
+    }
+    if (bias != NULL) {
+        for (r = 0; r < {{R}}; r++)
+            for (v = 0; v < {{NV}}; v++) acc[r][v] = UNET_SPLAT(bias[r]);
+    } else {
+        float part[{{R}}][{{NV}} * UNET_V];
+        for (r = 0; r < {{R}}; r++)
+            for (l = 0; l < {{NV}} * UNET_V; l++)
+                part[r][l] = r < chans && at[l] >= 0 ? out[r * out_plane + (size_t)at[l]] : 0.0f;
+        for (r = 0; r < {{R}}; r++)
+            for (v = 0; v < {{NV}}; v++) acc[r][v] = UNET_LOAD(&part[r][v * UNET_V]);
+    }
+    for (ci = 0; ci < cin; ci++, p += plane)
+        for (ky = 0; ky < {{K}}; ky++)
+            for (kx = 0; kx < {{K}}; kx++, w += {{R}}) {
+                unet_vf x[{{NV}}];
+                for (v = 0; v < {{NV}}; v++) x[v] = UNET_LOAD(p + ky * pw + kx + v * UNET_V);
+                for (r = 0; r < {{R}}; r++) {
+                    unet_vf wr = UNET_SPLAT(w[r]);
+                    for (v = 0; v < {{NV}}; v++) acc[r][v] += wr * x[v];
+                }
+            }
+    /* Out of the registers through a buffer by constant indices, and from it lane by lane: a
+     * loop over the lanes that read acc itself would index it at run time, keeping it in
+     * memory (the tiles ran 2-3x slower). */
+    {
+        float res[{{R}}][{{NV}} * UNET_V];
+        for (r = 0; r < {{R}}; r++)
+            for (v = 0; v < {{NV}}; v++) UNET_STORE(&res[r][v * UNET_V], relu ? UNET_RELU(acc[r][v]) : acc[r][v]);
+        for (r = 0; r < chans; r++)
+            for (l = 0; l < {{NV}} * UNET_V; l++)
+                if (at[l] >= 0) out[r * out_plane + (size_t)at[l]] = res[r][l];
+    }
+}
+
+"""#,
     "conv_inplace_layer.c": #"""
 
 /* {{NODE}} on its own: a 1x1 conv needs no halo, and its input's rows are a whole number of

@@ -201,6 +201,10 @@ struct Lowering {
         self.graph = graph; self.weights = weights; self.v = v; self.threads = threads; self.tilings = tilings
         self.users = graph.users()
         self.schedule = Schedule(graph)
+        // Flat tiles run in a conv's own band loop; a group's loops take tiles by rows.
+        for (i, node) in graph.nodes.enumerated() where tilings[node.name]?.flat == true && !standalone(i) {
+            self.tilings[node.name]!.flat = false
+        }
         chooseGroupRows()
     }
 
@@ -264,7 +268,7 @@ struct Lowering {
     func readsInPlace(_ i: Int) -> Bool {
         let node = graph.nodes[i]
         guard case .conv(1, 0, _) = node.op, standalone(i), node.inputs.count == 1,
-              let t = tilings[node.name], t.algorithm == .direct else { return false }
+              let t = tilings[node.name], t.algorithm == .direct, !t.flat else { return false }
         let src = node.inputs[0], st = storage(src)
         return st.h == node.shape.h && st.w == node.shape.w && node.shape.w % (t.nv * v) == 0
             && graph.nodes[src].shape.c == st.c
@@ -303,6 +307,10 @@ struct Lowering {
         let cin = node.inputs.reduce(0) { $0 + graph.nodes[$1].shape.c }
         let tw = t.nv * v
         switch node.op {
+        case .conv(_, let p, _) where t.flat:
+            // A flat tile's last vector reads up to a tile past the last plane's rows.
+            let pw = node.shape.w + 2 * p, rows = t.rb + 2 * p
+            return (pw, rows, pw * rows, cin * pw * rows + tw)
         case .conv(_, let p, _):
             let pw = (node.shape.w + tw - 1) / tw * tw + 2 * p, rows = (t.rb + t.nr - 1) / t.nr * t.nr + 2 * p
             return (pw, rows, pw * rows, cin * pw * rows)
@@ -456,9 +464,10 @@ struct Lowering {
         flops += 2 * node.shape.count * cin * k * k
 
         let kc = t.kc == 0 ? cin : min(t.kc, cin)
-        let tile = "conv\(k)_\(t.r)x\(t.nr)x\(t.nv)"
+        let tile = t.flat ? "conv\(k)_flat_\(t.r)x\(t.nv)" : "conv\(k)_\(t.r)x\(t.nr)x\(t.nv)"
         if tiles.insert(tile).inserted {
-            tileCode += Template.render("conv_tile.c", ["K": k, "R": t.r, "NR": t.nr, "NV": t.nv])
+            tileCode += t.flat ? Template.render("conv_flat_tile.c", ["K": k, "R": t.r, "NV": t.nv])
+                : Template.render("conv_tile.c", ["K": k, "R": t.r, "NR": t.nr, "NV": t.nv])
         }
         let weights = self.weights
         let (wexpr, bexpr) = packOnce("\(node.parameterName) \(t)") {
@@ -483,7 +492,7 @@ struct Lowering {
             "R": t.r, "NR": t.nr, "NV": t.nv, "KC": kc, "KK": k * k * t.r, "TW": tw, "RB": t.rb, "CIN": cin,
             "PROWS": conv.rows, "PW": pw, "P": p, "WEIGHTS": wexpr, "BIAS": bexpr, "N": node.shape.n, "H": h, "W": w,
             "COB": cob, "XT": xt, "K": k, "PLANE": plane, "WBLOCK": cin * k * k * t.r, "RELU": relu ? 1 : 0,
-            "COUT": cout, "OUT_PLANE": h * w, "IN_BATCH": cin * h * w,
+            "COUT": cout, "OUT_PLANE": h * w, "IN_BATCH": cin * h * w, "PAD_COLS": 2 * p,
             "PACK": standalone(i) && !inPlace
                 ? indent(layerPacks(node, plane: plane, pw: pw, pad: p, rowGroup: t.nr, nowait: true), by: 4) : "",
             "THREAD_ROWS": "        "]
@@ -493,11 +502,12 @@ struct Lowering {
                 "SLOTS": threads, "SLOT_FLOATS": panelSlotFloats(i), "GROUPS": (h + t.nr - 1) / t.nr,
                 "MY_PACK": indent(layerPacks(node, plane: plane, pw: pw, pad: p, rowGroup: t.nr, panel: "mine"), by: 8)]
             fields["THREAD_ROWS"] = Template.render(["conv_rows.c"], fields.merging(rows) { $1 },
-                                                    sharedWith: ["conv.c", "conv_layer.c", "conv_inplace_layer.c"])
+                                                    sharedWith: ["conv.c", "conv_flat.c", "conv_layer.c", "conv_inplace_layer.c"])
         }
+        let band = t.flat ? "conv_flat.c" : "conv.c"
         let layer = inPlace ? "conv_inplace_layer.c" : "conv_layer.c"
-        layerCode += Template.render(standalone(i) ? ["conv.c", layer] : ["conv.c"], fields,
-                                     sharedWith: ["conv_layer.c", "conv_inplace_layer.c"])
+        layerCode += Template.render(standalone(i) ? [band, layer] : [band], fields,
+                                     sharedWith: ["conv.c", "conv_flat.c", "conv_layer.c", "conv_inplace_layer.c"])
     }
 
     /// `text` with every non-empty line moved right by `by` spaces.

@@ -20,12 +20,19 @@ public struct LayerTiling: Equatable, Hashable, Sendable, Codable, CustomStringC
     /// m of F(m x m, 3 x 3) (2 or 4), `r` x `nv` the GEMM register tile (output channels x
     /// vectors of tiles), `rb` the output rows per band; `kc` is unused.
     public var algorithm: Algorithm
+    /// Direct convs with padding: the tiles run over the band's panel rows flattened into one
+    /// run of pixels, `nv` vectors of consecutive pixels each (`nr` 1), computing the 2p pad
+    /// columns of every row and dropping them, instead of rounding every row up to whole
+    /// vectors. For maps a few vectors wide or less (an 18-wide row computes 20 columns, not 32).
+    public var flat: Bool
 
-    public init(r: Int, nv: Int, rb: Int, nr: Int = 1, kc: Int = 0, algorithm: Algorithm = .direct) {
+    public init(r: Int, nv: Int, rb: Int, nr: Int = 1, kc: Int = 0, algorithm: Algorithm = .direct,
+                flat: Bool = false) {
         self.r = r; self.nv = nv; self.rb = rb; self.nr = nr; self.kc = kc; self.algorithm = algorithm
+        self.flat = flat
     }
 
-    enum CodingKeys: String, CodingKey { case r, nv, rb, nr, kc, algorithm }
+    enum CodingKeys: String, CodingKey { case r, nv, rb, nr, kc, algorithm, flat }
 
     /// Tuning files written before `nr`, `kc` and `algorithm` existed read as nr 1, kc 0, direct.
     public init(from decoder: Decoder) throws {
@@ -36,9 +43,11 @@ public struct LayerTiling: Equatable, Hashable, Sendable, Codable, CustomStringC
         nr = try c.decodeIfPresent(Int.self, forKey: .nr) ?? 1
         kc = try c.decodeIfPresent(Int.self, forKey: .kc) ?? 0
         algorithm = try c.decodeIfPresent(Algorithm.self, forKey: .algorithm) ?? .direct
+        flat = try c.decodeIfPresent(Bool.self, forKey: .flat) ?? false
     }
 
-    /// Writes `algorithm` only when it is not direct, so direct tilings encode as before.
+    /// Writes `algorithm` only when it is not direct and `flat` only when set, so other
+    /// tilings encode as before.
     public func encode(to encoder: Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(r, forKey: .r)
@@ -47,10 +56,12 @@ public struct LayerTiling: Equatable, Hashable, Sendable, Codable, CustomStringC
         try c.encode(nr, forKey: .nr)
         try c.encode(kc, forKey: .kc)
         if algorithm != .direct { try c.encode(algorithm, forKey: .algorithm) }
+        if flat { try c.encode(flat, forKey: .flat) }
     }
 
     public var description: String {
         "r=\(r) nr=\(nr) nv=\(nv) rb=\(rb) kc=\(kc)" + (algorithm == .direct ? "" : " \(algorithm.rawValue)")
+            + (flat ? " flat" : "")
     }
 }
 
@@ -91,6 +102,24 @@ public enum Tiling {
     static let minChunk = 16
     /// Cost factor of a tile more than one row high (measured: 12x1x2 beats 6x4x1 at W 32).
     static let multiRowCost = 1.05
+    /// Pixels a flat tile computes per output, over an h x w map with padding p in one band:
+    /// every row's 2p pad columns, and the last tile's pixels past the map.
+    static func flatPadding(h: Int, w: Int, p: Int, tileWidth: Int) -> Double {
+        let n = h * (w + 2 * p)
+        return Double((n + tileWidth - 1) / tileWidth * tileWidth) / Double(h * w)
+    }
+
+    /// What a flat tile costs beyond its FMAs, as a factor: its stores pixel by pixel, and what
+    /// else made it slower than the padding alone says. Fitted with `bench/ab.py` on the classic
+    /// model, 2 threads: at 300x300 the 37-, 36- and 18-wide layers took 0.80x, 0.83x and 0.67x
+    /// the time of row tiles (48, 48 and 32 columns computed for 39, 38 and 20), the 72-wide ones
+    /// 0.97x (80 for 74); at 572x572 the 71-, 70- and 35-wide 0.93x, 0.87x and 0.77x. A 144-wide
+    /// layer, which row tiles do not pad, took 1.16x. The stores weigh more where a tile sums
+    /// few input channels.
+    static func flatOverhead(cin: Int, k: Int, v: Int) -> Double {
+        1.04 + Double(v) / Double(cin * k * k)
+    }
+
     /// Bytes of a transposed conv's band of input rows; the whole input map below the second.
     static let transposedBudget = 256 << 10
     static let wholeMapBudget = 1 << 20
@@ -103,27 +132,36 @@ public enum Tiling {
         case .conv(let k, let p, _):
             let (h, w, cout) = (node.shape.h, node.shape.w, node.shape.c)
             let vectors = (w + v - 1) / v
-            var best = (r: 16, nr: 1, nv: 1), bestCost = Double.infinity
+            var best = (r: 16, nr: 1, nv: 1), bestCost = Double.infinity, flat = false
             for t in tiles3(vectorWidth: v) {
                 // FMAs issued per useful one (the padding of cout, rows and columns), times the
                 // loads each FMA costs (a broadcast per channel, a vector per row and column).
-                let padded = Double(((cout + t.r - 1) / t.r) * t.r) / Double(cout)
+                let coutPadding = Double(((cout + t.r - 1) / t.r) * t.r) / Double(cout)
+                let padded = coutPadding
                     * Double(((h + t.nr - 1) / t.nr) * t.nr) / Double(h)
                     * Double(((vectors + t.nv - 1) / t.nv) * t.nv * v) / Double(w)
                 let loads = Double(t.r + t.nr * t.nv) / Double(t.r * t.nr * t.nv)
                 // Panel rows a tile reads from L2 per output row and channel it computes: each
                 // tile reads nr + 2 rows, and every block of r output channels reads them again.
                 let panelReads = Double(t.nr + 2) / Double(t.nr * t.r)
-                let cost = padded * (1 + 0.25 * loads + 0.2 * panelReads) * (t.nr > 1 ? multiRowCost : 1)
-                if cost < bestCost - 1e-9 { best = t; bestCost = cost }
+                let work = 1 + 0.25 * loads + 0.2 * panelReads
+                let cost = padded * work * (t.nr > 1 ? multiRowCost : 1)
+                if cost < bestCost - 1e-9 { best = t; bestCost = cost; flat = false }
+                // The same tile over the band's rows flattened, if the rows it saves rounding up
+                // to whole vectors pay for its stores.
+                if p > 0 && t.nr == 1 {
+                    let flatCost = coutPadding * flatPadding(h: h, w: w, p: p, tileWidth: t.nv * v) * work
+                        * flatOverhead(cin: cin, k: k, v: v)
+                    if flatCost < bestCost - 1e-9 { best = t; bestCost = flatCost; flat = true }
+                }
             }
             var (r, nr, nv) = best
-            if cout < r { r = cout; nr = 1; nv = min(4, vectors) }
+            if cout < r { r = cout; nr = 1; nv = min(4, vectors); flat = false }
             // A 1x1 conv whose tiles divide its rows reads its input in place, unpacked
             // (`Lowering.readsInPlace`): 2 vectors where 4 would leave a part tile (the classic
             // model's output at 992 columns).
             if k == 1 && nv == 4 && vectors % 4 != 0 && vectors % 2 == 0 && w % v == 0 { nv = 2 }
-            let pw = ((w + nv * v - 1) / (nv * v)) * nv * v + 2 * p
+            let pw = flat ? w + 2 * p : ((w + nv * v - 1) / (nv * v)) * nv * v + 2 * p
             // Rows per band: as many as fit the panel budget with the input channels taken
             // `chunk` at a time, where `chunk` is small enough that a tile's weights for it would
             // stay in L1 and a band would hold at least `minBandRows` output rows (wide maps:
@@ -141,7 +179,7 @@ public enum Tiling {
             // prefetchers hide; chunks cost a round trip of the partial sums through memory per
             // chunk, and measured 4-5% slower on the classic model at 256x256 and 512x512
             // (1 thread; 2% on 2 threads).
-            return LayerTiling(r: r, nv: nv, rb: rb, nr: nr, kc: 0)
+            return LayerTiling(r: r, nv: nv, rb: rb, nr: nr, kc: 0, flat: flat)
         case .convTranspose:
             let src = graph.nodes[node.inputs[0]].shape
             // 24 accumulators: r output channels x 4 taps x nv vectors. Each weight broadcast
@@ -363,8 +401,8 @@ public enum Tiling {
             guard winogradApplies(node) else {
                 throw GraphError("tiling for \(node.name): \(t): Winograd needs a 3x3 conv with padding 1")
             }
-            guard (1...64).contains(t.r), (1...8).contains(t.nv), [2, 4].contains(t.nr), t.rb >= 1 else {
-                throw GraphError("tiling for \(node.name): \(t) is out of range for Winograd (r 1...64, nv 1...8, nr (the output tile) 2 or 4, rb >= 1)")
+            guard (1...64).contains(t.r), (1...8).contains(t.nv), [2, 4].contains(t.nr), t.rb >= 1, !t.flat else {
+                throw GraphError("tiling for \(node.name): \(t) is out of range for Winograd (r 1...64, nv 1...8, nr (the output tile) 2 or 4, rb >= 1, not flat)")
             }
             return
         }
@@ -373,6 +411,11 @@ public enum Tiling {
         }
         if case .convTranspose = node.op, t.nr != 1 {
             throw GraphError("tiling for \(node.name): \(t): a transposed conv's tiles are one row high (nr 1)")
+        }
+        if t.flat {
+            guard case .conv = node.op, t.nr == 1 else {
+                throw GraphError("tiling for \(node.name): \(t): flat tiles are for convs, one row high (nr 1)")
+            }
         }
     }
 }

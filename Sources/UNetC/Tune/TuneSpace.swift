@@ -1,11 +1,12 @@
 // The search space of `unetc tune`: the tilings it tries for one layer, best guess first.
 //
-// A direct conv's tiling is a register tile (r output channels x nr rows x nv vectors), a band
-// height rb and a channel chunk kc; a Winograd conv's (3x3 pad 1) the output tile m (in nr), a
-// GEMM register tile r x nv and rb; a transposed conv's r x nv and rb. The tuner first tries
-// each algorithm's default, then tile shapes of each algorithm in turn, each with the bands and
-// chunks the default rule would give it, in the order a simple cost model ranks them (so that a small budget tries the likeliest first); then, around the
-// best so far, halved and doubled bands and chunks, again and again while they win; then, if
+// A direct conv's tiling is a register tile (r output channels x nr rows x nv vectors, or with
+// `flat` r x nv vectors of a band's pixels), a band height rb and a channel chunk kc; a Winograd
+// conv's (3x3 pad 1) the output tile m (in nr), a GEMM register tile r x nv and rb; a transposed
+// conv's r x nv and rb. The tuner first tries each algorithm's default, then tile shapes of each
+// algorithm in turn, each with the bands and chunks the default rule would give it, in the order
+// a simple cost model ranks them (so that a small budget tries the likeliest first); then, around
+// the best so far, halved and doubled bands and chunks, again and again while they win; then, if
 // time is left, the tile shapes ranked lower, and refinements around the best again.
 
 /// One layer the tuner searches: a conv or transposed conv of the optimised graph.
@@ -127,6 +128,18 @@ public enum TuneSpace {
                         scored.append((padded * (1 + 0.25 * loads), convTiling(r: r, nr: nr, nv: nv, layer: layer, v: v)))
                     }
                 }
+                // One row high over the band's rows flattened (`LayerTiling.flat`): as many
+                // vectors as the map's pixels fill.
+                let p = layer.padding, pixels = h * (w + 2 * p)
+                for nv in 1...4 where p > 0 && nv <= (pixels + v - 1) / v && r * nv <= maxAccumulators
+                    && r * nv + nv + 1 <= registers {
+                    guard r * nv >= min(12, cout * min(h, 4) * vectors) else { continue }
+                    let padded = Double(((cout + r - 1) / r) * r) / Double(cout)
+                        * Tiling.flatPadding(h: h, w: w, p: p, tileWidth: nv * v)
+                        * Tiling.flatOverhead(cin: layer.cin, k: layer.kernel, v: v)
+                    let loads = Double(r + nv) / Double(r * nv)
+                    scored.append((padded * (1 + 0.25 * loads), convTiling(r: r, nr: 1, nv: nv, layer: layer, v: v, flat: true)))
+                }
             }
         } else {
             let cout = layer.shape.c
@@ -210,14 +223,14 @@ public enum TuneSpace {
     /// for one tile fill about two thirds of L1, bands whose panel chunk fills half of L2, as
     /// few and as even as that allows. (The defaults take no chunks; starting from chunks, the
     /// refinements try halving, doubling and none.)
-    static func convTiling(r: Int, nr: Int, nv: Int, layer: TuneLayer, v: Int) -> LayerTiling {
+    static func convTiling(r: Int, nr: Int, nv: Int, layer: TuneLayer, v: Int, flat: Bool = false) -> LayerTiling {
         let (k, p, h, w) = (layer.kernel, layer.padding, layer.shape.h, layer.shape.w)
         let kc = max(1, min(layer.cin, Tiling.weightBudget / (r * k * k * 4)))
-        let pw = ((w + nv * v - 1) / (nv * v)) * nv * v + 2 * p
+        let pw = flat ? w + 2 * p : ((w + nv * v - 1) / (nv * v)) * nv * v + 2 * p
         let maxRows = max(nr, (Tiling.panelBudget / (kc * pw * 4) - 2 * p) / nr * nr)
         let bands = (h + maxRows - 1) / maxRows
         let rb = ((h + bands - 1) / bands + nr - 1) / nr * nr
-        return normalize(LayerTiling(r: r, nv: nv, rb: rb, nr: nr, kc: kc), for: layer)
+        return normalize(LayerTiling(r: r, nv: nv, rb: rb, nr: nr, kc: kc, flat: flat), for: layer)
     }
 
     /// A transposed conv tile shape's first candidate: bands by the defaults' rule.
