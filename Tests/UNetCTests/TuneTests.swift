@@ -264,6 +264,13 @@ final class TuneTests: XCTestCase {
         XCTAssertGreaterThan(result.modelDefault.median, 0)
     }
 
+    /// The report's tilings say which kind of tile they are.
+    func testReportNamesFlatAndWinogradTilings() {
+        XCTAssertEqual(TuneResult.compact(LayerTiling(r: 6, nv: 4, rb: 5, nr: 1, kc: 64)), "6x1x4 rb5 kc64")
+        XCTAssertEqual(TuneResult.compact(LayerTiling(r: 12, nv: 2, rb: 18, kc: 256, flat: true)), "flat 12x2 rb18 kc256")
+        XCTAssertEqual(TuneResult.compact(LayerTiling(r: 8, nv: 3, rb: 16, nr: 4, algorithm: .winograd)), "F4 8x3 rb16")
+    }
+
     func testTuningFileWithoutTheNewFieldsStillReads() throws {
         let dir = try makeTemporaryDirectory(self)
         let path = dir + "/old.json"

@@ -33,18 +33,22 @@ extension TuneResult {
                       modelDefault.median * 1e3, modelDefault.noise * 100, modelTuned.median * 1e3, modelTuned.noise * 100,
                       modelSpeedup, modelDefault.samples)
         out += "tilings: RxNRxNV rbB kcK = direct, R output channels x NR rows x NV vectors per register tile, B rows per band, K input channels per chunk; "
+            + "flat RxNV rbB kcK = direct, R output channels x NV vectors of a band's pixels; "
             + "F<m> RxNV rbB = Winograd F(m x m, 3x3), an R x NV GEMM tile\n"
         return out
     }
 
-    /// A tiling in a few characters: "6x1x4 rb5 kc64" (direct), "F4 8x3 rb16" (Winograd).
+    /// A tiling in a few characters: "6x1x4 rb5 kc64" (direct), "flat 12x2 rb18 kc256" (direct,
+    /// flat tiles), "F4 8x3 rb16" (Winograd).
     static func compact(_ t: LayerTiling) -> String {
-        t.algorithm == .winograd ? "F\(t.nr) \(t.r)x\(t.nv) rb\(t.rb)" : "\(t.r)x\(t.nr)x\(t.nv) rb\(t.rb) kc\(t.kc)"
+        if t.algorithm == .winograd { return "F\(t.nr) \(t.r)x\(t.nv) rb\(t.rb)" }
+        return t.flat ? "flat \(t.r)x\(t.nv) rb\(t.rb) kc\(t.kc)" : "\(t.r)x\(t.nr)x\(t.nv) rb\(t.rb) kc\(t.kc)"
     }
 
     /// report.csv: one row per tuned layer, then "other" and "model".
     public func csv() -> String {
-        func tiling(_ t: LayerTiling) -> String { "r=\(t.r) nr=\(t.nr) nv=\(t.nv) rb=\(t.rb) kc=\(t.kc)" }
+        // With " winograd" or " flat" after the numbers where the tiling is.
+        func tiling(_ t: LayerTiling) -> String { t.description }
         func q(_ s: String) -> String { s.contains(",") || s.contains("\"") ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s }
         var out = "layer,op,output_shape,default_tiling,tuned_tiling,default_ms,tuned_ms,speedup\n"
         for row in rows {
