@@ -307,16 +307,14 @@ struct Lowering {
         let cin = node.inputs.reduce(0) { $0 + graph.nodes[$1].shape.c }
         let tw = t.nv * v
         switch node.op {
-        case .conv(_, let p, _) where t.flat:
-            // A flat tile's last vector reads up to a tile past the last plane's rows.
-            let pw = node.shape.w + 2 * p, rows = t.rb + 2 * p
-            return (pw, rows, pw * rows, cin * pw * rows + tw)
         case .conv(_, let p, _):
-            let pw = (node.shape.w + tw - 1) / tw * tw + 2 * p, rows = (t.rb + t.nr - 1) / t.nr * t.nr + 2 * p
-            return (pw, rows, pw * rows, cin * pw * rows)
+            let pw = Tiling.panelWidth(w: node.shape.w, p: p, tileWidth: tw, flat: t.flat)
+            let rows = (t.rb + t.nr - 1) / t.nr * t.nr + 2 * p
+            // A flat tile's last vector reads up to a tile past the last plane's rows.
+            return (pw, rows, pw * rows, cin * pw * rows + (t.flat ? tw : 0))
         default:
             let iw = graph.nodes[node.inputs[0]].shape.w
-            let pw = (iw + tw - 1) / tw * tw
+            let pw = Tiling.panelWidth(w: iw, p: 0, tileWidth: tw, flat: false)
             return (pw, t.rb, pw * t.rb, cin * pw * t.rb)
         }
     }

@@ -102,6 +102,14 @@ public enum Tiling {
     static let minChunk = 16
     /// Cost factor of a tile more than one row high (measured: 12x1x2 beats 6x4x1 at W 32).
     static let multiRowCost = 1.05
+    /// Floats per row of a direct conv's panel, for output rows `w` wide, padding `p` and tiles
+    /// `tileWidth` columns wide: the row rounded up to whole tiles plus the halo, or for flat
+    /// tiles (`LayerTiling.flat`) the row and its halo alone. A transposed conv's: its input
+    /// rows `w` wide, `p` 0.
+    static func panelWidth(w: Int, p: Int, tileWidth: Int, flat: Bool) -> Int {
+        (flat ? w : (w + tileWidth - 1) / tileWidth * tileWidth) + 2 * p
+    }
+
     /// Pixels a flat tile computes per output, over an h x w map with padding p in one band:
     /// every row's 2p pad columns, and the last tile's pixels past the map.
     static func flatPadding(h: Int, w: Int, p: Int, tileWidth: Int) -> Double {
@@ -161,7 +169,7 @@ public enum Tiling {
             // (`Lowering.readsInPlace`): 2 vectors where 4 would leave a part tile (the classic
             // model's output at 992 columns).
             if k == 1 && nv == 4 && vectors % 4 != 0 && vectors % 2 == 0 && w % v == 0 { nv = 2 }
-            let pw = flat ? w + 2 * p : ((w + nv * v - 1) / (nv * v)) * nv * v + 2 * p
+            let pw = panelWidth(w: w, p: p, tileWidth: nv * v, flat: flat)
             // Rows per band: as many as fit the panel budget with the input channels taken
             // `chunk` at a time, where `chunk` is small enough that a tile's weights for it would
             // stay in L1 and a band would hold at least `minBandRows` output rows (wide maps:
@@ -188,7 +196,8 @@ public enum Tiling {
             // two vectors pad a row more than 8% further: at 572x572, up_sample.0 (35 columns:
             // 64 computed against 48) took 0.79x with one vector, up_sample.1 (71: 96 against
             // 80) 0.87x.
-            let one = (src.w + v - 1) / v * v, two = (src.w + 2 * v - 1) / (2 * v) * 2 * v
+            let one = panelWidth(w: src.w, p: 0, tileWidth: v, flat: false)
+            let two = panelWidth(w: src.w, p: 0, tileWidth: 2 * v, flat: false)
             let nv = Double(two) <= 1.08 * Double(one) ? 2 : 1, r = min(nv == 2 ? 3 : 6, node.shape.c)
             let rb = transposedBandRows(cin: cin, inH: src.h, inW: src.w, nv: nv, v: v)
             return LayerTiling(r: r, nv: nv, rb: rb)
@@ -203,7 +212,7 @@ public enum Tiling {
     /// of weights over 8x8 or 16x16: 0.76x at 128x128 and 0.81x at 256x256 in one band; at
     /// 512x512 its 4 MB map gains nothing). The defaults, and the tuner's first candidates.
     static func transposedBandRows(cin: Int, inH: Int, inW: Int, nv: Int, v: Int) -> Int {
-        let pw = ((inW + nv * v - 1) / (nv * v)) * nv * v
+        let pw = panelWidth(w: inW, p: 0, tileWidth: nv * v, flat: false)
         return cin * pw * inH * 4 <= wholeMapBudget ? inH : max(1, min(inH, transposedBudget / (cin * pw * 4)))
     }
 

@@ -226,7 +226,7 @@ public enum TuneSpace {
     static func convTiling(r: Int, nr: Int, nv: Int, layer: TuneLayer, v: Int, flat: Bool = false) -> LayerTiling {
         let (k, p, h, w) = (layer.kernel, layer.padding, layer.shape.h, layer.shape.w)
         let kc = max(1, min(layer.cin, Tiling.weightBudget / (r * k * k * 4)))
-        let pw = flat ? w + 2 * p : ((w + nv * v - 1) / (nv * v)) * nv * v + 2 * p
+        let pw = Tiling.panelWidth(w: w, p: p, tileWidth: nv * v, flat: flat)
         let maxRows = max(nr, (Tiling.panelBudget / (kc * pw * 4) - 2 * p) / nr * nr)
         let bands = (h + maxRows - 1) / maxRows
         let rb = ((h + bands - 1) / bands + nr - 1) / nr * nr
