@@ -45,7 +45,7 @@ struct CodegenOptions: ParsableArguments {
 
 /// The threads the generated C is arranged for (generate, inspect; verify takes its own --threads).
 struct ThreadsOption: ParsableArguments {
-    @Option(help: "Threads unet.c will run with (OMP_NUM_THREADS). Winograd convs with many bands and few weights give each of up to this many threads whole bands and a scratch of its own in the arena, direct and transposed convs with many rows and few weights a run of rows and a panel of its own; with more threads at run time they share every band, as the other layers do. 1: none does.")
+    @Option(help: "Threads unet.c will run with (OMP_NUM_THREADS). Winograd convs with many bands and few weights give each of up to this many threads whole bands and a scratch of its own in the arena, direct convs with many rows (transposed convs with many rows and few weights) a run of rows and a panel of its own; with more threads at run time they share every band, as the other layers do. 1: none does.")
     var threads = 2
 
     func validate() throws {

@@ -607,22 +607,37 @@ final class CodegenTests: XCTestCase {
         }
     }
 
-    func testDirectConvsWithManyRowsAndFewWeightsGiveEachThreadRowsOfItsOwn() throws {
-        // At least 64 rows of tiles (of input rows for a transposed conv) and at most 2 MiB of
-        // weights. At 256x256: the full-size convs (tiles 3 rows high: 86 rows of tiles), not the
-        // 128x128 ones (43); down_conv.2.first (64x64, tiles one row high, 1.2 MB), not
-        // down_conv.2.second (2.4 MB); the last two transposed convs (64 and 128 input rows).
-        // At 512x512 more, but not up_conv.1.second (2.4 MB) nor up_sample.0.up (32 input rows).
+    func testConvsWithManyRowsGiveEachThreadRowsOfItsOwn() throws {
+        // At least 64 rows of tiles (of input rows for a transposed conv, which may also have at
+        // most 2 MiB of weights). At 256x256: the full-size convs (tiles 3 rows high: 86 rows of
+        // tiles), not the 128x128 ones (43); the 64x64 ones (tiles one row high), whatever their
+        // weights; the last two transposed convs (64 and 128 input rows). At 512x512 every conv
+        // but the middle ones (32 rows), and every transposed conv but up_sample.0.up (32 input
+        // rows).
         let head = ["down_conv.0.first", "down_conv.0.second"], tail = ["up_sample.3.up", "up_conv.3.first", "up_conv.3.second"]
-        for (size, expected) in [(256, head + ["down_conv.2.first", "up_sample.2.up"] + tail),
-                                 (512, head + ["down_conv.1.first", "down_conv.1.second", "down_conv.2.first", "up_sample.1.up",
-                                               "up_sample.2.up", "up_conv.2.first", "up_conv.2.second"] + tail)] {
+        let ups = ["up_conv.1.first", "up_conv.1.second", "up_sample.2.up", "up_conv.2.first", "up_conv.2.second"]
+        for (size, expected) in [(256, head + ["down_conv.2.first", "down_conv.2.second", "up_conv.1.first", "up_conv.1.second", "up_sample.2.up"] + tail),
+                                 (512, head + ["down_conv.1.first", "down_conv.1.second", "down_conv.2.first", "down_conv.2.second",
+                                               "down_conv.3.first", "down_conv.3.second", "up_conv.0.first", "up_conv.0.second", "up_sample.1.up"]
+                                     + ups + tail)] {
             let graph = try Pipeline.run(try UNetConfig(inChannels: 3, outChannels: 1, base: 64, depth: 4)
                 .build(batch: 1, height: size, width: size))
             let own = graph.nodes.filter { node in
-                Tiling.defaults(node, in: graph, vectorWidth: 16).map { Tiling.threadRows(node, in: graph, $0) } ?? false
+                Tiling.defaults(node, in: graph, vectorWidth: 16).map { Tiling.threadRows(node, in: graph, $0, threads: 2) } ?? false
             }
             XCTAssertEqual(own.map(\.name), expected, "\(size)x\(size)")
+        }
+        // A conv with more than 2 MiB of weights only where its rows of tiles split evenly: at
+        // 572x572 up_conv.0 (70 rows), not down_conv.3 (71); at 512x512 on 3 threads none.
+        for (size, threads, heavy) in [(572, 2, ["up_conv.0.first", "up_conv.0.second"]), (512, 3, [])] {
+            let graph = try Pipeline.run(try UNetConfig(inChannels: 3, outChannels: 1, base: 64, depth: 4)
+                .build(batch: 1, height: size, width: size))
+            let own = graph.nodes.filter { node in
+                guard case .conv(3, _, _) = node.op, node.inputs.reduce(0, { $0 + graph.nodes[$1].shape.c }) * node.shape.c * 36 > 2 << 20,
+                      let t = Tiling.defaults(node, in: graph, vectorWidth: 16) else { return false }
+                return Tiling.threadRows(node, in: graph, t, threads: threads)
+            }
+            XCTAssertEqual(own.map(\.name), heavy, "\(size)x\(size), \(threads) threads")
         }
     }
 
@@ -640,7 +655,7 @@ final class CodegenTests: XCTestCase {
         for node in graph.nodes {
             if case .conv(3, _, _) = node.op { options.tiling[node.name] = LayerTiling(r: 4, nv: 1, rb: 5, nr: 1) }
         }
-        let own = graph.nodes.filter { node in options.tiling[node.name].map { Tiling.threadRows(node, in: graph, $0) } ?? false }
+        let own = graph.nodes.filter { node in options.tiling[node.name].map { Tiling.threadRows(node, in: graph, $0, threads: 2) } ?? false }
         XCTAssertFalse(own.isEmpty)
         XCTAssertLessThan(own.count, options.tiling.count)
         var scratch: [Int: [String: Int]] = [:]
@@ -676,7 +691,7 @@ final class CodegenTests: XCTestCase {
             let program = try Generator.generate(f.weights, batch: batch, height: h, width: w, options: options)
             if scale == 2 {
                 let t = try XCTUnwrap(program.tilings["up_sample.3.up"])
-                XCTAssertTrue(Tiling.threadRows(program.graph.nodes.first { $0.name == "up_sample.3.up" }!, in: program.graph, t))
+                XCTAssertTrue(Tiling.threadRows(program.graph.nodes.first { $0.name == "up_sample.3.up" }!, in: program.graph, t, threads: 2))
             }
             let built = try Verifier.build(program, cc: try TestToolchain.compiler(), flags: Toolchain.defaultFlags)
             defer { try? FileManager.default.removeItem(atPath: built.directory) }

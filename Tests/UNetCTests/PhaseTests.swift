@@ -95,7 +95,7 @@ final class PhaseTests: XCTestCase {
         for node in program.graph.nodes {
             guard case .conv = node.op, let t = program.tilings[node.name] else { continue }
             let h = node.shape.h, bands = { (rows: Int) in node.shape.n * ((rows + t.rb - 1) / t.rb) }
-            if Tiling.threadRows(node, in: program.graph, t) {
+            if Tiling.threadRows(node, in: program.graph, t, threads: 2) {
                 let groups = (h + t.nr - 1) / t.nr, split = groups / 2 * t.nr
                 expected.append("\(node.name) \(bands(split)) \(bands(min(h, groups * t.nr) - split))")
                 own += 1

@@ -258,7 +258,7 @@ struct Lowering {
     func threadRows(_ i: Int) -> Bool {
         let node = graph.nodes[i]
         guard threads > 1, standalone(i), !readsInPlace(i), let t = tilings[node.name] else { return false }
-        return Tiling.threadRows(node, in: graph, t)
+        return Tiling.threadRows(node, in: graph, t, threads: threads)
     }
 
     /// Whether a conv on its own reads its input where it lies instead of packing it: a 1x1

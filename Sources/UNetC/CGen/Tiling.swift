@@ -354,13 +354,24 @@ public enum Tiling {
             && a * a * cin * node.shape.c * 4 <= threadBandsWeightBudget
     }
 
-    /// Rows of tiles a direct conv needs before its threads take rows of tiles of their own,
-    /// and the most weights (Cout x Cin x 9 x 4 bytes) it may have. Each thread then reads all
-    /// the weights for half the bands instead of half of them for every band, the same bytes.
-    /// At 512x512, up_conv.2.first (1.2 MB) took 0.92x in slow minutes with rows of its own and
-    /// 0.99x in usual ones; the convs with more weights (64x64 maps at 512x512) were even in the
-    /// usual minutes and were not measured in slow ones, so they keep one panel.
+    /// Rows of tiles a direct conv needs before its threads take rows of tiles of their own
+    /// (input rows for a transposed conv). With 43 rows of tiles (the 128x128 layers at 256x256,
+    /// tiles 3 rows high) the threads' 22 and 21 rows left them 1.01-1.03x slower in the usual
+    /// minutes, and the 16x16 middle convs at 256x256 (8 rows of tiles 2 high) 1.04x.
     static let threadRowsMinimum = 64
+    /// The most weights a conv may have to take rows of its own however its rows of tiles split
+    /// between the threads (Cout x Cin x 9 x 4 bytes; x 4 x 4 for a transposed conv). Each
+    /// thread then reads all the weights for its bands instead of its share of them for every
+    /// band: the same bytes, but where the panel costs little next to the weights, so does
+    /// sharing it, and the threads' uneven halves cost more than they gain.
+    /// - A direct conv with more weights takes rows of its own where its rows of tiles split
+    ///   evenly. At 512x512 the convs with 2.4-37.7 MB of weights and 64 or 128 rows of tiles
+    ///   (down_conv.2.second, down_conv.3, up_conv.0, up_conv.1) took 0.971-0.987x in slow
+    ///   minutes and 0.996-1.013x in the usual ones, the model 0.991x and 0.998x (`bench/ab.py`,
+    ///   2 threads, 59 and 46 processes). At 572x572, down_conv.3's 71 rows of flat tiles (36
+    ///   and 35) made it 1.02x slower in slow minutes.
+    /// - A transposed conv with more never does: up_sample.0.up at 512x512 (8 MB, 32 input rows,
+    ///   bands of 2) was 1.01x slower with rows of its own in the usual minutes, 1.06x in slow.
     static let threadRowsWeightBudget = 2 << 20
 
     /// Whether a direct 3x3 conv on its own gives each thread a run of whole rows of tiles,
@@ -369,16 +380,16 @@ public enum Tiling {
     /// slow on this machine (a cache line's round trip 430-470 ns instead of 80-170), the
     /// classic model's full-size layers at 256x256 took 1.12-1.15x as long on 2 threads as in
     /// the usual ones; with rows of their own they took 0.76-0.90x what they took shared in
-    /// those minutes, and 0.98-1.01x in the usual ones (`bench/ab.py`, 2 threads). With 43 rows
-    /// of tiles (the 128x128 layers, tiles 3 rows high) the threads' 22 and 21 rows left them
-    /// 1.01-1.03x slower in the usual minutes, hence the minimum.
-    /// A transposed conv (tiles one input row high) likewise, by rows of its input.
-    public static func threadRows(_ node: Node, in graph: Graph, _ t: LayerTiling) -> Bool {
+    /// those minutes, and 0.98-1.01x in the usual ones (`bench/ab.py`, 2 threads).
+    /// A transposed conv (tiles one input row high) likewise, by rows of its input. `threads`:
+    /// the threads unet.c will run with (`generate --threads`).
+    public static func threadRows(_ node: Node, in graph: Graph, _ t: LayerTiling, threads: Int) -> Bool {
         let cin = node.inputs.reduce(0) { $0 + graph.nodes[$1].shape.c }
         switch node.op {
         case .conv(3, _, _):
-            return t.algorithm == .direct && (node.shape.h + t.nr - 1) / t.nr >= threadRowsMinimum
-                && 9 * cin * node.shape.c * 4 <= threadRowsWeightBudget
+            let rows = (node.shape.h + t.nr - 1) / t.nr
+            return t.algorithm == .direct && rows >= threadRowsMinimum
+                && (9 * cin * node.shape.c * 4 <= threadRowsWeightBudget || rows % threads == 0)
         case .convTranspose:
             return graph.nodes[node.inputs[0]].shape.h >= threadRowsMinimum
                 && 4 * cin * node.shape.c * 4 <= threadRowsWeightBudget
