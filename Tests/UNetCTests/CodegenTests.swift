@@ -151,12 +151,14 @@ final class CodegenTests: XCTestCase {
         let plainDir = try makeTemporaryDirectory(self)
         try Generator.generate(f.weights, batch: 1, height: 32, width: 32, options: unoptimised).write(to: plainDir)
         // Tiles one row high on "small": its 64-row convs give each thread rows of its own. The
-        // decoder's flat.
+        // decoder's flat, and the transposed convs'.
         let small = try Fixture.load("small")
         var rows = GeneratorOptions()
         for node in try Pipeline.run(try small.graph()).nodes {
-            if case .conv(3, _, _) = node.op {
-                rows.tiling[node.name] = LayerTiling(r: 4, nv: 1, rb: 5, nr: 1, flat: node.name.hasPrefix("up_conv"))
+            switch node.op {
+            case .conv(3, _, _): rows.tiling[node.name] = LayerTiling(r: 4, nv: 1, rb: 5, nr: 1, flat: node.name.hasPrefix("up_conv"))
+            case .convTranspose: rows.tiling[node.name] = LayerTiling(r: 3, nv: 2, rb: 4, flat: true)
+            default: break
             }
         }
         let rowsDir = try makeTemporaryDirectory(self)
@@ -164,6 +166,7 @@ final class CodegenTests: XCTestCase {
         let rowsSource = String(decoding: rowsProgram.source(), as: UTF8.self)
         XCTAssertTrue(rowsSource.contains("Each thread takes a run of whole rows"))
         XCTAssertTrue(rowsSource.contains("unet_conv3_flat_4x1("))
+        XCTAssertTrue(rowsSource.contains("unet_convT_flat_3x2("))
         try rowsProgram.write(to: rowsDir)
         let strict = ["-Wall", "-Wextra", "-Wpedantic", "-Werror", "-O2", "-c"]
         var jobs: [(cc: String, flags: [String], dir: String)] = []
@@ -353,15 +356,16 @@ final class CodegenTests: XCTestCase {
     }
 
     func testCustomTilingsExerciseTails() throws {
-        // (fixture, vector width, conv tiling); transposed convs get the same r, nv and rb with
-        // one-row tiles. Odd sizes: tails in channels (r), rows (rb, nr), columns (nv) and chunks (kc).
+        // (fixture, vector width, conv tiling); transposed convs get the same r, nv, rb and flat
+        // with one-row tiles. Odd sizes: tails in channels (r), rows (rb, nr), columns (nv) and chunks (kc).
         let cases: [(String, Int, LayerTiling)] = [
             ("odd", 4, LayerTiling(r: 3, nv: 1, rb: 2)),
             ("odd", 8, LayerTiling(r: 5, nv: 2, rb: 3, nr: 2, kc: 3)),
             ("batch", 16, LayerTiling(r: 1, nv: 3, rb: 1, nr: 3, kc: 1)),
             ("batch", 4, LayerTiling(r: 7, nv: 4, rb: 5, nr: 4, kc: 5)),
             // Flat tiles: chunks (partial sums gathered pixel by pixel), the final 1x1 conv with
-            // no pad columns, tiles that cross rows and bands, a last tile past the band.
+            // no pad columns, tiles that cross rows and bands, a last tile past the band; the
+            // transposed convs' vectors within a row and across rows.
             ("odd", 4, LayerTiling(r: 3, nv: 2, rb: 3, kc: 5, flat: true)),
             ("batch", 16, LayerTiling(r: 5, nv: 1, rb: 2, flat: true)),
         ]
@@ -370,7 +374,7 @@ final class CodegenTests: XCTestCase {
             for node in graph.nodes {
                 switch node.op {
                 case .conv: out[node.name] = t
-                case .convTranspose: out[node.name] = LayerTiling(r: t.r, nv: t.nv, rb: t.rb)
+                case .convTranspose: out[node.name] = LayerTiling(r: t.r, nv: t.nv, rb: t.rb, flat: t.flat)
                 case .input, .relu, .maxPool, .crop, .view, .concat, .output: break
                 }
             }
@@ -413,9 +417,6 @@ final class CodegenTests: XCTestCase {
         options.tiling = ["up_sample.1.up": LayerTiling(r: 4, nv: 1, rb: 1, nr: 2)]
         assertThrows(try Generator.generate(f.weights, batch: 1, height: 32, width: 32, options: options),
                      containing: ["tiling for up_sample.1.up", "one row high"])
-        options.tiling = ["up_sample.1.up": LayerTiling(r: 4, nv: 1, rb: 1, flat: true)]
-        assertThrows(try Generator.generate(f.weights, batch: 1, height: 32, width: 32, options: options),
-                     containing: ["tiling for up_sample.1.up", "flat tiles are for convs"])
         options.tiling = ["up_conv.1.second": LayerTiling(r: 4, nv: 1, rb: 1, nr: 2, flat: true)]
         assertThrows(try Generator.generate(f.weights, batch: 1, height: 32, width: 32, options: options),
                      containing: ["tiling for up_conv.1.second", "nr=2", "flat", "one row high (nr 1)"])
@@ -423,7 +424,7 @@ final class CodegenTests: XCTestCase {
 
     /// Flat tiles compute each output with the FMAs of row tiles in the same order, so the
     /// output is the same bit for bit, on the shared bands and the rows of each thread's own,
-    /// on any thread count.
+    /// on any thread count; the transposed convs' too.
     func testFlatTilesGiveTheRowTilesOutputBitForBit() throws {
         let f = try Fixture.load("small")
         let graph = try Pipeline.run(try f.graph())
@@ -435,6 +436,10 @@ final class CodegenTests: XCTestCase {
                 rowTiles.tiling[node.name] = LayerTiling(r: 4, nv: 1, rb: 5)
                 flatTiles.tiling[node.name] = LayerTiling(r: 4, nv: 1, rb: 5, flat: true)
             }
+            if case .convTranspose = node.op {
+                rowTiles.tiling[node.name] = LayerTiling(r: 3, nv: 1, rb: 3)
+                flatTiles.tiling[node.name] = LayerTiling(r: 3, nv: 1, rb: 3, flat: true)
+            }
         }
         flatTiles.algorithm = .direct
         let input = Tensor(shape: [2] + f.input.shape.dropFirst(), data: f.input.data + f.input.data.reversed())
@@ -443,6 +448,7 @@ final class CodegenTests: XCTestCase {
             let program = try Generator.generate(f.weights, batch: 2, height: f.height, width: f.width, options: options)
             let source = String(decoding: program.source(), as: UTF8.self)
             XCTAssertEqual(source.contains("unet_conv3_flat_4x1("), options.tiling.values.allSatisfy(\.flat))
+            XCTAssertEqual(source.contains("unet_convT_flat_3x1("), options.tiling.values.allSatisfy(\.flat))
             XCTAssertFalse(program.ownThreads.isEmpty)
             let built = try Verifier.build(program, cc: try TestToolchain.compiler(), flags: Toolchain.defaultFlags)
             defer { try? FileManager.default.removeItem(atPath: built.directory) }
@@ -459,16 +465,19 @@ final class CodegenTests: XCTestCase {
     /// tiles cost beyond their FMAs: at 300x300 the 37-, 36-, 18- and 72-wide maps (48, 48, 32
     /// and 80 columns computed by row tiles against 39, 38, 20 and 74), at 572x572 the 71-, 70-
     /// and 35-wide ones; none at 256x256, 512x512 or 1000x1000, whose rows are whole vectors or
-    /// close to it.
-    func testDirectConvsOfNarrowMapsTakeFlatTiles() throws {
+    /// close to it. The transposed convs: every one at 300x300 (input rows 18, 36, 72 and 144
+    /// wide: the last two vectors across rows cost less than one vector with a broadcast per
+    /// FMA), the 35-, 71- and 142-wide ones at 572x572, the 16-wide one at 256x256.
+    func testConvsOfNarrowMapsTakeFlatTiles() throws {
         let level3 = ["down_conv.3.first", "down_conv.3.second", "middle_conv.first", "middle_conv.second",
                       "up_conv.0.first", "up_conv.0.second"]
-        for (size, expected) in [(300, level3 + ["up_conv.1.first", "up_conv.1.second"]), (572, level3),
-                                 (256, []), (512, []), (1000, [])] {
+        for (size, convs, transposed) in [(300, level3 + ["up_conv.1.first", "up_conv.1.second"], [0, 1, 2, 3]),
+                                          (572, level3, [0, 1, 2]), (256, [], [0]), (512, [], []), (1000, [], [])] {
             let graph = try Pipeline.run(try UNetConfig(inChannels: 3, outChannels: 1, base: 64, depth: 4)
                 .build(batch: 1, height: size, width: size))
-            let flat = graph.nodes.filter { Tiling.defaults($0, in: graph, vectorWidth: 16)?.flat ?? false }
-            XCTAssertEqual(flat.map(\.name), expected, "\(size)x\(size)")
+            let flat = graph.nodes.filter { Tiling.defaults($0, in: graph, vectorWidth: 16)?.flat ?? false }.map(\.name)
+            XCTAssertEqual(flat.filter { !$0.hasPrefix("up_sample") }, convs, "\(size)x\(size)")
+            XCTAssertEqual(flat.filter { $0.hasPrefix("up_sample") }, transposed.map { "up_sample.\($0).up" }, "\(size)x\(size)")
         }
     }
 
@@ -499,18 +508,22 @@ final class CodegenTests: XCTestCase {
     }
 
     /// A transposed conv's tile is 3 output channels x 2 vectors of columns where its input is
-    /// two vectors wide, so that each weight broadcast feeds two FMAs; 6 x 1 on narrower maps.
+    /// two vectors wide, so that each weight broadcast feeds two FMAs; 6 x 1 on narrower maps,
+    /// unless flat tiles of 3 x 2 vectors of pixels across rows cost less.
     func testTransposedConvTilesTakeTwoVectorsWhereTheMapIsThatWide() throws {
-        // At 256x256 the inputs are 16, 32, 64 and 128 columns: two vectors from 32 up. At
-        // 572x572, 35, 71, 143 and 286: two vectors would compute 64, 96 and 160 columns where
-        // one computes 48, 80 and 144, so only the last takes two (288 either way).
-        for (size, expected) in [(256, [[6, 1], [3, 2], [3, 2], [3, 2]]), (572, [[6, 1], [6, 1], [6, 1], [3, 2]])] {
+        // At 256x256 the inputs are 16, 32, 64 and 128 columns: two vectors from 32 up, and flat
+        // 3 x 2 for 16. At 572x572, 35, 71, 143 and 286: two vectors of a row would compute 64,
+        // 96 and 160 columns where one computes 48, 80 and 144, and flat ones about what the
+        // row holds, so flat; the last takes two of a row (288 either way). At 64x64 the first
+        // (4x4: not two vectors of pixels) takes 6 x 1, and the 8- and 16-wide ones flat.
+        for (size, expected) in [(256, ["3x2 flat", "3x2", "3x2", "3x2"]), (572, ["3x2 flat", "3x2 flat", "3x2 flat", "3x2"]),
+                                 (64, ["6x1", "3x2 flat", "3x2 flat", "3x2"])] {
             let graph = try Pipeline.run(try UNetConfig(inChannels: 3, outChannels: 1, base: 64, depth: 4)
                 .build(batch: 1, height: size, width: size))
-            var tiles: [String: [Int]] = [:]
+            var tiles: [String: String] = [:]
             for node in graph.nodes {
                 if case .convTranspose = node.op, let t = Tiling.defaults(node, in: graph, vectorWidth: 16) {
-                    tiles[node.name] = [t.r, t.nv]
+                    tiles[node.name] = "\(t.r)x\(t.nv)" + (t.flat ? " flat" : "")
                 }
             }
             XCTAssertEqual(tiles, Dictionary(uniqueKeysWithValues: (0..<4).map { ("up_sample.\($0).up", expected[$0]) }),

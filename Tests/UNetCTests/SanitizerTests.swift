@@ -13,10 +13,14 @@ final class SanitizerTests: XCTestCase {
         var options = GeneratorOptions()
         if memory == .min { options.passes = Pipeline.minimumMemory }    // streamed even where it does not pay
         if flat {
-            // Every conv with flat tiles (the last ones read past their band) in bands of 3 rows.
+            // Every conv and transposed conv with flat tiles (the last ones read past their band)
+            // in bands of 3 rows.
             options.algorithm = .direct
             for node in try Pipeline.run(try fixture.graph()).nodes {
-                if case .conv = node.op { options.tiling[node.name] = LayerTiling(r: 4, nv: 1, rb: 3, flat: true) }
+                switch node.op {
+                case .conv, .convTranspose: options.tiling[node.name] = LayerTiling(r: 4, nv: 1, rb: 3, flat: true)
+                default: break
+                }
             }
         }
         let program = try Generator.generate(fixture.weights, batch: fixture.batch, height: fixture.height,

@@ -104,9 +104,10 @@ final class TuneTests: XCTestCase {
                             continue
                         }
                         // Vectors of a row's columns, or of the map's pixels for flat tiles.
-                        let columns = t.flat ? layer.shape.h * (layer.shape.w + 2 * layer.padding) : layer.inW
+                        let columns = !t.flat ? layer.inW
+                            : layer.isConv ? layer.shape.h * (layer.shape.w + 2 * layer.padding) : layer.inH * layer.inW
                         XCTAssertLessThanOrEqual(t.nv, max(1, (columns + v - 1) / v), "\(layer.name): \(t)")
-                        XCTAssertTrue(!t.flat || t.nr == 1 && layer.padding > 0, "\(layer.name): \(t)")
+                        XCTAssertTrue(!t.flat || t.nr == 1 && (layer.padding > 0 || !layer.isConv), "\(layer.name): \(t)")
                         if layer.isConv {
                             XCTAssertLessThanOrEqual(t.r * t.nr * t.nv, TuneSpace.maxAccumulators, "\(layer.name): \(t)")
                         } else {

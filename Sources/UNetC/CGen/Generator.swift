@@ -314,8 +314,8 @@ struct Lowering {
             return (pw, rows, pw * rows, cin * pw * rows + (t.flat ? tw : 0))
         default:
             let iw = graph.nodes[node.inputs[0]].shape.w
-            let pw = Tiling.panelWidth(w: iw, p: 0, tileWidth: tw, flat: false)
-            return (pw, t.rb, pw * t.rb, cin * pw * t.rb)
+            let pw = Tiling.panelWidth(w: iw, p: 0, tileWidth: tw, flat: t.flat)
+            return (pw, t.rb, pw * t.rb, cin * pw * t.rb + (t.flat ? tw : 0))
         }
     }
 
@@ -630,9 +630,9 @@ struct Lowering {
         let pn = panel(node, t)
         flops += 2 * node.shape.count * cin
 
-        let tile = "convT_\(t.r)x\(t.nv)"
+        let tile = t.flat ? "convT_flat_\(t.r)x\(t.nv)" : "convT_\(t.r)x\(t.nv)"
         if tiles.insert(tile).inserted {
-            tileCode += Template.render("conv_transpose_tile.c", ["R": t.r, "NV": t.nv])
+            tileCode += Template.render(t.flat ? "conv_transpose_flat_tile.c" : "conv_transpose_tile.c", ["R": t.r, "NV": t.nv])
         }
         // Weights [cin][cout][2][2] -> [cout / r][cin][dy][dx][r].
         let wt = weights.weight(node.parameterName).data, b = weights.bias(node.parameterName).data
@@ -654,12 +654,13 @@ struct Lowering {
             "IN_BATCH": st.c * st.h * st.w, "IN_PLANE": st.h * st.w, "IN_ROW": st.w, "COB": cob, "XT": xt,
             "WBLOCK": cin * 4 * t.r, "COUT": cout, "OH": node.shape.h, "OW": node.shape.w,
             "OUT_PLANE": node.shape.h * node.shape.w, "THREAD_ROWS": "        "]
+        let band = t.flat ? "conv_transpose_flat.c" : "conv_transpose.c"
+        let all = ["conv_transpose.c", "conv_transpose_flat.c", "conv_transpose_layer.c"]
         if threadRows(i) {
             let rows: [String: CustomStringConvertible] = ["SLOTS": threads, "SLOT_FLOATS": panelSlotFloats(i)]
-            fields["THREAD_ROWS"] = Template.render(["conv_transpose_rows.c"], fields.merging(rows) { $1 },
-                                                    sharedWith: ["conv_transpose.c", "conv_transpose_layer.c"])
+            fields["THREAD_ROWS"] = Template.render(["conv_transpose_rows.c"], fields.merging(rows) { $1 }, sharedWith: all)
         }
-        layerCode += Template.render(standalone(i) ? ["conv_transpose.c", "conv_transpose_layer.c"] : ["conv_transpose.c"], fields, sharedWith: ["conv_transpose_layer.c"])
+        layerCode += Template.render(standalone(i) ? [band, "conv_transpose_layer.c"] : [band], fields, sharedWith: all)
     }
 }
 

@@ -24,6 +24,8 @@ public struct LayerTiling: Equatable, Hashable, Sendable, Codable, CustomStringC
     /// run of pixels, `nv` vectors of consecutive pixels each (`nr` 1), computing the 2p pad
     /// columns of every row and dropping them, instead of rounding every row up to whole
     /// vectors. For maps a few vectors wide or less (an 18-wide row computes 20 columns, not 32).
+    /// Transposed convs likewise over their band's input rows (no pad columns), storing each
+    /// pixel's 2x2 outputs where its row puts them.
     public var flat: Bool
 
     public init(r: Int, nv: Int, rb: Int, nr: Int = 1, kc: Int = 0, algorithm: Algorithm = .direct,
@@ -198,8 +200,16 @@ public enum Tiling {
             // 80) 0.87x.
             let one = panelWidth(w: src.w, p: 0, tileWidth: v, flat: false)
             let two = panelWidth(w: src.w, p: 0, tileWidth: 2 * v, flat: false)
-            let nv = Double(two) <= 1.08 * Double(one) ? 2 : 1, r = min(nv == 2 ? 3 : 6, node.shape.c)
+            let nv = Double(two) <= transposedOneVectorCost * Double(one) ? 2 : 1, r = min(nv == 2 ? 3 : 6, node.shape.c)
             let rb = transposedBandRows(cin: cin, inH: src.h, inW: src.w, nv: nv, v: v)
+            // Flat tiles (3 x 2 vectors of a band's pixels), where rounding each row up to whole
+            // vectors costs more than their stores: the small maps.
+            let flatRows = transposedBandRows(cin: cin, inH: src.h, inW: src.w, nv: 2, v: v, flat: true)
+            let flatCost = flatPadding(h: flatRows, w: src.w, p: 0, tileWidth: 2 * v) * flatOverhead(cin: cin, k: 2, v: v)
+            let rowCost = Double(nv == 2 ? two : one) / Double(src.w) * (nv == 2 ? 1 : transposedOneVectorCost)
+            if node.shape.c >= 3 && src.h * src.w >= 2 * v && flatCost < rowCost {
+                return LayerTiling(r: 3, nv: 2, rb: flatRows, flat: true)
+            }
             return LayerTiling(r: r, nv: nv, rb: rb)
         case .input, .relu, .maxPool, .crop, .view, .concat, .output:
             return nil
@@ -211,10 +221,21 @@ public enum Tiling {
     /// weights; the deep, small maps are bound by that (the classic model's up_sample.0, 8 MB
     /// of weights over 8x8 or 16x16: 0.76x at 128x128 and 0.81x at 256x256 in one band; at
     /// 512x512 its 4 MB map gains nothing). The defaults, and the tuner's first candidates.
-    static func transposedBandRows(cin: Int, inH: Int, inW: Int, nv: Int, v: Int) -> Int {
-        let pw = panelWidth(w: inW, p: 0, tileWidth: nv * v, flat: false)
-        return cin * pw * inH * 4 <= wholeMapBudget ? inH : max(1, min(inH, transposedBudget / (cin * pw * 4)))
+    /// With flat tiles, of the rows up to twice that many, those whose band's last tile runs
+    /// least past the band (at 572x572, up_sample.0's 35-wide rows: 2 rows, 70 pixels in 80,
+    /// not 1, 35 in 48).
+    static func transposedBandRows(cin: Int, inH: Int, inW: Int, nv: Int, v: Int, flat: Bool = false) -> Int {
+        let pw = panelWidth(w: inW, p: 0, tileWidth: nv * v, flat: flat)
+        if cin * pw * inH * 4 <= wholeMapBudget { return inH }
+        let rows = max(1, min(inH, transposedBudget / (cin * pw * 4)))
+        guard flat else { return rows }
+        return (rows...min(inH, 2 * rows)).min { flatPadding(h: $0, w: inW, p: 0, tileWidth: nv * v) < flatPadding(h: $1, w: inW, p: 0, tileWidth: nv * v) }!
     }
+
+    /// What a transposed conv's tile one vector wide (6 x 1) costs against one two vectors wide
+    /// (3 x 2), per FMA: a broadcast per FMA instead of per two. Two vectors took 0.86-0.97x the
+    /// time where both pad the rows alike; they are chosen where they pad a row at most 8% more.
+    static let transposedOneVectorCost = 1.08
 
     /// Whether Winograd can compute `node`: a 3x3 conv with padding 1.
     public static func winogradApplies(_ node: Node) -> Bool {
@@ -432,10 +453,8 @@ public enum Tiling {
         if case .convTranspose = node.op, t.nr != 1 {
             throw GraphError("tiling for \(node.name): \(t): a transposed conv's tiles are one row high (nr 1)")
         }
-        if t.flat {
-            guard case .conv = node.op, t.nr == 1 else {
-                throw GraphError("tiling for \(node.name): \(t): flat tiles are for convs, one row high (nr 1)")
-            }
+        if t.flat && t.nr != 1 {
+            throw GraphError("tiling for \(node.name): \(t): flat tiles are one row high (nr 1)")
         }
     }
 }

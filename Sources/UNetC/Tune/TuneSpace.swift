@@ -151,6 +151,12 @@ public enum TuneSpace {
                         * Double(((vectors + nv - 1) / nv) * nv * v) / Double(layer.inW)
                     let loads = Double(4 * r + nv) / Double(acc)
                     scored.append((padded * (1 + 0.25 * loads), transposedTiling(r: r, nv: nv, layer: layer, v: v)))
+                    // Flat (`LayerTiling.flat`): over the band's input rows as one run of pixels.
+                    let flat = transposedTiling(r: r, nv: nv, layer: layer, v: v, flat: true)
+                    let flatPadded = Double(((cout + r - 1) / r) * r) / Double(cout)
+                        * Tiling.flatPadding(h: flat.rb, w: layer.inW, p: 0, tileWidth: nv * v)
+                        * Tiling.flatOverhead(cin: layer.cin, k: 2, v: v)
+                    scored.append((flatPadded * (1 + 0.25 * loads), flat))
                 }
             }
         }
@@ -234,8 +240,8 @@ public enum TuneSpace {
     }
 
     /// A transposed conv tile shape's first candidate: bands by the defaults' rule.
-    static func transposedTiling(r: Int, nv: Int, layer: TuneLayer, v: Int) -> LayerTiling {
-        let rb = Tiling.transposedBandRows(cin: layer.cin, inH: layer.inH, inW: layer.inW, nv: nv, v: v)
-        return normalize(LayerTiling(r: r, nv: nv, rb: rb), for: layer)
+    static func transposedTiling(r: Int, nv: Int, layer: TuneLayer, v: Int, flat: Bool = false) -> LayerTiling {
+        let rb = Tiling.transposedBandRows(cin: layer.cin, inH: layer.inH, inW: layer.inW, nv: nv, v: v, flat: flat)
+        return normalize(LayerTiling(r: r, nv: nv, rb: rb, flat: flat), for: layer)
     }
 }
