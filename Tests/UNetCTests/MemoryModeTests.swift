@@ -126,6 +126,27 @@ final class MemoryModeTests: XCTestCase {
         }
     }
 
+    /// A layer computed inside a group runs row tiles. Where its default was flat, it takes the
+    /// defaults' row tiles instead, whose bands are for a panel of whole vectors (keeping the
+    /// flat tiling's bands grew the 96x96 example's arena by 6 KiB at 4-float vectors); a flat
+    /// tiling from a tuning file keeps its r, nv and rb.
+    func testLayersInGroupsTakeRowTilesForFlatOnes() throws {
+        let f = try Fixture.load("small")
+        var options = GeneratorOptions()
+        options.passes = Pipeline.minimumMemory
+        let program = try Generator.generate(f.weights, batch: f.batch, height: f.height, width: f.width, options: options)
+        var grouped: [String] = []
+        for node in program.graph.nodes where node.fusion != .none {
+            guard let d = Tiling.defaults(node, in: program.graph, vectorWidth: 16), d.flat else { continue }
+            XCTAssertEqual(program.tilings[node.name], Tiling.defaults(node, in: program.graph, vectorWidth: 16, flat: false), node.name)
+            grouped.append(node.name)
+        }
+        XCTAssertFalse(grouped.isEmpty)
+        for name in grouped { options.tiling[name] = LayerTiling(r: 3, nv: 2, rb: 5, flat: true) }
+        let tuned = try Generator.generate(f.weights, batch: f.batch, height: f.height, width: f.width, options: options)
+        for name in grouped { XCTAssertEqual(tuned.tilings[name], LayerTiling(r: 3, nv: 2, rb: 5), name) }
+    }
+
     // MARK: Golden IR
 
     let tinyMin = """

@@ -201,9 +201,15 @@ struct Lowering {
         self.graph = graph; self.weights = weights; self.v = v; self.threads = threads; self.tilings = tilings
         self.users = graph.users()
         self.schedule = Schedule(graph)
-        // Flat tiles run in a conv's own band loop; a group's loops take tiles by rows.
+        // Flat tiles run in a conv's own band loop; a group's loops take tiles by rows: the
+        // defaults' row tiles where the flat ones were the defaults (their bands are for flat
+        // panels), else the same tiles by rows.
         for (i, node) in graph.nodes.enumerated() where tilings[node.name]?.flat == true && !standalone(i) {
-            self.tilings[node.name]!.flat = false
+            if tilings[node.name] == Tiling.defaults(node, in: graph, vectorWidth: v) {
+                self.tilings[node.name] = Tiling.defaults(node, in: graph, vectorWidth: v, flat: false)
+            } else {
+                self.tilings[node.name]!.flat = false
+            }
         }
         chooseGroupRows()
     }

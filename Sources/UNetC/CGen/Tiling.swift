@@ -135,8 +135,8 @@ public enum Tiling {
     static let wholeMapBudget = 1 << 20
 
     /// The default tiling for node `node` of `graph`, for vectors of `v` floats; nil for
-    /// ops that have no tiling.
-    public static func defaults(_ node: Node, in graph: Graph, vectorWidth v: Int) -> LayerTiling? {
+    /// ops that have no tiling. `flat` false: row tiles only (for a layer inside a group).
+    public static func defaults(_ node: Node, in graph: Graph, vectorWidth v: Int, flat allowFlat: Bool = true) -> LayerTiling? {
         let cin = node.inputs.reduce(0) { $0 + graph.nodes[$1].shape.c }
         switch node.op {
         case .conv(let k, let p, _):
@@ -159,7 +159,7 @@ public enum Tiling {
                 if cost < bestCost - 1e-9 { best = t; bestCost = cost; flat = false }
                 // The same tile over the band's rows flattened, if the rows it saves rounding up
                 // to whole vectors pay for its stores.
-                if p > 0 && t.nr == 1 {
+                if allowFlat && p > 0 && t.nr == 1 {
                     let flatCost = coutPadding * flatPadding(h: h, w: w, p: p, tileWidth: t.nv * v) * work
                         * flatOverhead(cin: cin, k: k, v: v)
                     if flatCost < bestCost - 1e-9 { best = t; bestCost = flatCost; flat = true }
@@ -207,7 +207,7 @@ public enum Tiling {
             let flatRows = transposedBandRows(cin: cin, inH: src.h, inW: src.w, nv: 2, v: v, flat: true)
             let flatCost = flatPadding(h: flatRows, w: src.w, p: 0, tileWidth: 2 * v) * flatOverhead(cin: cin, k: 2, v: v)
             let rowCost = Double(nv == 2 ? two : one) / Double(src.w) * (nv == 2 ? 1 : transposedOneVectorCost)
-            if node.shape.c >= 3 && src.h * src.w >= 2 * v && flatCost < rowCost {
+            if allowFlat && node.shape.c >= 3 && src.h * src.w >= 2 * v && flatCost < rowCost {
                 return LayerTiling(r: 3, nv: 2, rb: flatRows, flat: true)
             }
             return LayerTiling(r: r, nv: nv, rb: rb)
