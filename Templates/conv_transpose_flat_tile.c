@@ -19,19 +19,7 @@ UNET_TILE void unet_convT_flat_{{R}}x{{NV}}(const float *p, size_t cin, size_t p
         size_t i = i0 + l, y = i / iw;
         at[l] = i < n ? (ptrdiff_t)(2 * y * out_w + 2 * (i - y * iw)) : -1;
     }
-    for (q = 0; q < 4; q++)
-        for (r = 0; r < {{R}}; r++)
-            for (v = 0; v < {{NV}}; v++) acc[q][r][v] = UNET_SPLAT(bias[r]);
-    for (ci = 0; ci < cin; ci++, p += plane) {
-        unet_vf x[{{NV}}];
-        for (v = 0; v < {{NV}}; v++) x[v] = UNET_LOAD(p + v * UNET_V);
-        for (q = 0; q < 4; q++, w += {{R}})
-            for (r = 0; r < {{R}}; r++) {
-                unet_vf wr = UNET_SPLAT(w[r]);
-                for (v = 0; v < {{NV}}; v++) acc[q][r][v] += wr * x[v];
-            }
-    }
-    /* Out of the registers through a buffer by constant indices: a loop over the lanes that
+{{SUMS}}    /* Out of the registers through a buffer by constant indices: a loop over the lanes that
      * read acc itself would index it at run time, keeping it in memory (as in the flat conv
      * tiles). */
     {

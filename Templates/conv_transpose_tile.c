@@ -10,19 +10,7 @@ static void unet_convT_tile_{{R}}x{{NV}}(const float *p, size_t cin, size_t plan
 {
     unet_vf acc[4][{{R}}][{{NV}}];
     size_t ci, q, r, v, i;
-    for (q = 0; q < 4; q++)
-        for (r = 0; r < {{R}}; r++)
-            for (v = 0; v < {{NV}}; v++) acc[q][r][v] = UNET_SPLAT(bias[r]);
-    for (ci = 0; ci < cin; ci++, p += plane) {
-        unet_vf x[{{NV}}];
-        for (v = 0; v < {{NV}}; v++) x[v] = UNET_LOAD(p + v * UNET_V);
-        for (q = 0; q < 4; q++, w += {{R}})
-            for (r = 0; r < {{R}}; r++) {
-                unet_vf wr = UNET_SPLAT(w[r]);
-                for (v = 0; v < {{NV}}; v++) acc[q][r][v] += wr * x[v];
-            }
-    }
-    /* Constant bounds, so acc stays in registers: a runtime index would put it in memory. The
+{{SUMS}}    /* Constant bounds, so acc stays in registers: a runtime index would put it in memory. The
      * two columns of a row of taps interleave into two whole vectors of output (where the
      * compiler can, and the tile is not cut by the right edge); else lane by lane. */
     for (r = 0; r < {{R}}; r++)

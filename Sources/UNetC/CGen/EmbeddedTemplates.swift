@@ -380,19 +380,7 @@ UNET_TILE void unet_convT_flat_{{R}}x{{NV}}(const float *p, size_t cin, size_t p
         size_t i = i0 + l, y = i / iw;
         at[l] = i < n ? (ptrdiff_t)(2 * y * out_w + 2 * (i - y * iw)) : -1;
     }
-    for (q = 0; q < 4; q++)
-        for (r = 0; r < {{R}}; r++)
-            for (v = 0; v < {{NV}}; v++) acc[q][r][v] = UNET_SPLAT(bias[r]);
-    for (ci = 0; ci < cin; ci++, p += plane) {
-        unet_vf x[{{NV}}];
-        for (v = 0; v < {{NV}}; v++) x[v] = UNET_LOAD(p + v * UNET_V);
-        for (q = 0; q < 4; q++, w += {{R}})
-            for (r = 0; r < {{R}}; r++) {
-                unet_vf wr = UNET_SPLAT(w[r]);
-                for (v = 0; v < {{NV}}; v++) acc[q][r][v] += wr * x[v];
-            }
-    }
-    /* Out of the registers through a buffer by constant indices: a loop over the lanes that
+{{SUMS}}    /* Out of the registers through a buffer by constant indices: a loop over the lanes that
      * read acc itself would index it at run time, keeping it in memory (as in the flat conv
      * tiles). */
     {
@@ -467,6 +455,23 @@ static void {{FN}}(const float *in, float *out, float *panel)
             }
         } else 
 """#,
+    "conv_transpose_sums.c": #"""
+    /* acc = bias + the sum over the input channels (conv_transpose_sums.c): row and flat
+     * tiles share these FMAs in this order, so their outputs are the same bit for bit. */
+    for (q = 0; q < 4; q++)
+        for (r = 0; r < {{R}}; r++)
+            for (v = 0; v < {{NV}}; v++) acc[q][r][v] = UNET_SPLAT(bias[r]);
+    for (ci = 0; ci < cin; ci++, p += plane) {
+        unet_vf x[{{NV}}];
+        for (v = 0; v < {{NV}}; v++) x[v] = UNET_LOAD(p + v * UNET_V);
+        for (q = 0; q < 4; q++, w += {{R}})
+            for (r = 0; r < {{R}}; r++) {
+                unet_vf wr = UNET_SPLAT(w[r]);
+                for (v = 0; v < {{NV}}; v++) acc[q][r][v] += wr * x[v];
+            }
+    }
+
+"""#,
     "conv_transpose_tile.c": #"""
 
 /* Register tile of a 2x2 stride-2 transposed conv: {{R}} output channels x {{NV}} vectors of
@@ -480,19 +485,7 @@ static void unet_convT_tile_{{R}}x{{NV}}(const float *p, size_t cin, size_t plan
 {
     unet_vf acc[4][{{R}}][{{NV}}];
     size_t ci, q, r, v, i;
-    for (q = 0; q < 4; q++)
-        for (r = 0; r < {{R}}; r++)
-            for (v = 0; v < {{NV}}; v++) acc[q][r][v] = UNET_SPLAT(bias[r]);
-    for (ci = 0; ci < cin; ci++, p += plane) {
-        unet_vf x[{{NV}}];
-        for (v = 0; v < {{NV}}; v++) x[v] = UNET_LOAD(p + v * UNET_V);
-        for (q = 0; q < 4; q++, w += {{R}})
-            for (r = 0; r < {{R}}; r++) {
-                unet_vf wr = UNET_SPLAT(w[r]);
-                for (v = 0; v < {{NV}}; v++) acc[q][r][v] += wr * x[v];
-            }
-    }
-    /* Constant bounds, so acc stays in registers: a runtime index would put it in memory. The
+{{SUMS}}    /* Constant bounds, so acc stays in registers: a runtime index would put it in memory. The
      * two columns of a row of taps interleave into two whole vectors of output (where the
      * compiler can, and the tile is not cut by the right edge); else lane by lane. */
     for (r = 0; r < {{R}}; r++)

@@ -638,7 +638,9 @@ struct Lowering {
 
         let tile = t.flat ? "convT_flat_\(t.r)x\(t.nv)" : "convT_\(t.r)x\(t.nv)"
         if tiles.insert(tile).inserted {
-            tileCode += Template.render(t.flat ? "conv_transpose_flat_tile.c" : "conv_transpose_tile.c", ["R": t.r, "NV": t.nv])
+            let sums = Template.render("conv_transpose_sums.c", ["R": t.r, "NV": t.nv])
+            tileCode += Template.render(t.flat ? "conv_transpose_flat_tile.c" : "conv_transpose_tile.c",
+                                        ["R": t.r, "NV": t.nv, "SUMS": sums])
         }
         // Weights [cin][cout][2][2] -> [cout / r][cin][dy][dx][r].
         let wt = weights.weight(node.parameterName).data, b = weights.bias(node.parameterName).data
