@@ -112,6 +112,12 @@ public enum Tiling {
         (flat ? w : (w + tileWidth - 1) / tileWidth * tileWidth) + 2 * p
     }
 
+    /// `n` rounded up to whole blocks of `block`, over `n`: what a register tile of `block`
+    /// output channels computes per useful output channel.
+    static func blockPadding(_ n: Int, block: Int) -> Double {
+        Double((n + block - 1) / block * block) / Double(n)
+    }
+
     /// Pixels a flat tile computes per output, over an h x w map with padding p in one band:
     /// every row's 2p pad columns, and the last tile's pixels past the map.
     static func flatPadding(h: Int, w: Int, p: Int, tileWidth: Int) -> Double {
@@ -146,7 +152,7 @@ public enum Tiling {
             for t in tiles3(vectorWidth: v) {
                 // FMAs issued per useful one (the padding of cout, rows and columns), times the
                 // loads each FMA costs (a broadcast per channel, a vector per row and column).
-                let coutPadding = Double(((cout + t.r - 1) / t.r) * t.r) / Double(cout)
+                let coutPadding = blockPadding(cout, block: t.r)
                 let padded = coutPadding
                     * Double(((h + t.nr - 1) / t.nr) * t.nr) / Double(h)
                     * Double(((vectors + t.nv - 1) / t.nv) * t.nv * v) / Double(w)
@@ -305,7 +311,7 @@ public enum Tiling {
         let tiles = tr * xt
         var best = winogradTiles[0], bestCost = Double.infinity
         for t in winogradTiles {
-            let padded = Double(((cout + t.r - 1) / t.r) * t.r) / Double(cout)
+            let padded = blockPadding(cout, block: t.r)
                 * Double(((tiles + t.nv * v - 1) / (t.nv * v)) * t.nv * v) / Double(tiles)
             let loads = Double(t.r + t.nv) / Double(t.r * t.nv)
             let cost = padded * (1 + 0.25 * loads)

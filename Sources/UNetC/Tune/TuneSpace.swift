@@ -115,13 +115,14 @@ public enum TuneSpace {
         if layer.isConv {
             let (h, w, cout) = (layer.shape.h, layer.shape.w, layer.shape.c)
             for r in rs {
+                let coutPadding = Tiling.blockPadding(cout, block: r)
                 for nr in 1...4 where nr <= h {
                     for nv in 1...4 where nv <= vectors {
                         let acc = r * nr * nv
                         guard acc <= maxAccumulators, acc + nr * nv + 1 <= registers else { continue }
                         // Too small a tile wastes the registers, unless the layer is that small.
                         guard acc >= min(12, cout * min(h, 4) * vectors) else { continue }
-                        let padded = Double(((cout + r - 1) / r) * r) / Double(cout)
+                        let padded = coutPadding
                             * Double(((h + nr - 1) / nr) * nr) / Double(h)
                             * Double(((vectors + nv - 1) / nv) * nv * v) / Double(w)
                         let loads = Double(r + nr * nv) / Double(acc)
@@ -134,7 +135,7 @@ public enum TuneSpace {
                 for nv in 1...4 where p > 0 && nv <= (pixels + v - 1) / v && r * nv <= maxAccumulators
                     && r * nv + nv + 1 <= registers {
                     guard r * nv >= min(12, cout * min(h, 4) * vectors) else { continue }
-                    let padded = Double(((cout + r - 1) / r) * r) / Double(cout)
+                    let padded = coutPadding
                         * Tiling.flatPadding(h: h, w: w, p: p, tileWidth: nv * v)
                         * Tiling.flatOverhead(cin: layer.cin, k: layer.kernel, v: v)
                     let loads = Double(r + nv) / Double(r * nv)
@@ -144,16 +145,17 @@ public enum TuneSpace {
         } else {
             let cout = layer.shape.c
             for r in rs + [2, 3, 5, 7] where r <= cout {
+                let coutPadding = Tiling.blockPadding(cout, block: r)
                 for nv in 1...3 where nv <= vectors {
                     let acc = 4 * r * nv
                     guard acc <= maxAccumulators, acc + nv + 1 <= registers else { continue }
-                    let padded = Double(((cout + r - 1) / r) * r) / Double(cout)
+                    let padded = coutPadding
                         * Double(((vectors + nv - 1) / nv) * nv * v) / Double(layer.inW)
                     let loads = Double(4 * r + nv) / Double(acc)
                     scored.append((padded * (1 + 0.25 * loads), transposedTiling(r: r, nv: nv, layer: layer, v: v)))
                     // Flat (`LayerTiling.flat`): over the band's input rows as one run of pixels.
                     let flat = transposedTiling(r: r, nv: nv, layer: layer, v: v, flat: true)
-                    let flatPadded = Double(((cout + r - 1) / r) * r) / Double(cout)
+                    let flatPadded = coutPadding
                         * Tiling.flatPadding(h: flat.rb, w: layer.inW, p: 0, tileWidth: nv * v)
                         * Tiling.flatOverhead(cin: layer.cin, k: 2, v: v)
                     scored.append((flatPadded * (1 + 0.25 * loads), flat))
@@ -182,7 +184,7 @@ public enum TuneSpace {
                 guard let d = layer.winogradDefaults[ms[0]] else { continue }
                 let m = d.nr, tiles = (d.rb / m) * ((layer.shape.w + m - 1) / m)
                 guard nv <= max(1, (tiles + v - 1) / v) else { continue }
-                let padded = Double(((cout + r - 1) / r) * r) / Double(cout)
+                let padded = Tiling.blockPadding(cout, block: r)
                     * Double(((tiles + nv * v - 1) / (nv * v)) * nv * v) / Double(tiles)
                 let loads = Double(r + nv) / Double(acc)
                 scored.append((padded * (1 + 0.25 * loads), r, nv))
