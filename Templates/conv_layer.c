@@ -5,11 +5,14 @@ static void {{FN}}({{PARAMS}}float *out, float *panel)
 {
     UNET_OMP(omp parallel)
     {
-        size_t n, y0;
+        size_t n, y0, ys = 0;
         UNET_PHASE("{{NODE}}", "start");
-{{THREAD_ROWS}}{
+{{THREAD_ROWS}}
+        {
+            /* Every thread on every band from row ys on: packing a band's channels between
+             * them, then computing its tiles between them. */
             for (n = 0; n < {{N}}; n++) {
-                for (y0 = 0; y0 < {{H}}; y0 += {{RB}}) {
+                for (y0 = ys; y0 < {{H}}; y0 += {{RB}}) {
                     size_t rows = {{H}} - y0 < {{RB}} ? {{H}} - y0 : {{RB}};
                     size_t groups = (rows + {{NR}} - 1) / {{NR}};
                     ptrdiff_t t;

@@ -1,15 +1,18 @@
         if (UNET_THREADS() <= {{SLOTS}}) {
-            /* Each thread takes a run of whole rows of tiles, its share of the {{GROUPS}} of each
-             * image, in bands it packs into a panel of its own: no thread reads what another
-             * packed, and none waits until the layer ends. (Sharing every band out by output
+            /* Each thread takes a run of whole rows of tiles, its equal share of the {{GROUPS}} of
+             * each image, in bands it packs into a panel of its own: no thread reads what another
+             * packed, and none waits until its rows end. (Sharing every band out by output
              * channels moves the panel between the cores; in the minutes when that traffic is
              * slow, the classic model's full-size layers took 1.12-1.15x as long.) A band is packed
              * and computed in a team of one, a nested region, whose loops this thread runs
-             * whole. With more threads than the {{SLOTS}} panels, every thread works on every
-             * band instead. */
-            size_t me = (size_t)UNET_THREAD(), nt = (size_t)UNET_THREADS();
-            size_t ya = {{GROUPS}} * me / nt * {{NR}}, yb = {{GROUPS}} * (me + 1) / nt * {{NR}};
+             * whole. The rows of tiles left over when the threads' shares are equal, fewer than
+             * the threads, are shared out like every band below, so that no thread computes a
+             * row of tiles more than another. With more threads than the {{SLOTS}} panels, every
+             * thread works on every band. */
+            size_t me = (size_t)UNET_THREAD(), nt = (size_t)UNET_THREADS(), even = {{GROUPS}} / nt;
+            size_t ya = even * me * {{NR}}, yb = even * (me + 1) * {{NR}};
             float *mine = panel + me * {{SLOT_FLOATS}};
+            ys = even * nt * {{NR}};
             if (yb > {{H}}) yb = {{H}};
             for (n = 0; n < {{N}}; n++) {
                 for (y0 = ya; y0 < yb; y0 += {{RB}}) {
@@ -30,4 +33,4 @@
             }
             UNET_OMP(omp barrier)
             if (ya < yb) UNET_PHASE("{{NODE}}", "wait");
-        } else 
+        }

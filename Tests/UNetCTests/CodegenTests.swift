@@ -621,16 +621,17 @@ final class CodegenTests: XCTestCase {
     }
 
     func testConvsWithManyRowsGiveEachThreadRowsOfItsOwn() throws {
-        // At least 64 rows of tiles (of input rows for a transposed conv, which may also have at
-        // most 2 MiB of weights). At 256x256: the full-size convs (tiles 3 rows high: 86 rows of
-        // tiles), not the 128x128 ones (43); the 64x64 ones (tiles one row high), whatever their
-        // weights; the last two transposed convs (64 and 128 input rows). At 512x512 every conv
-        // but the middle ones (32 rows), and every transposed conv but up_sample.0.up (32 input
-        // rows).
-        let head = ["down_conv.0.first", "down_conv.0.second"], tail = ["up_sample.3.up", "up_conv.3.first", "up_conv.3.second"]
+        // At least 40 rows of tiles for a conv with at most 2 MiB of weights, 64 (and an even
+        // split) for one with more; 64 input rows for a transposed conv, which may also have at
+        // most 2 MiB. At 256x256: the full-size convs (tiles 3 rows high: 86 rows of tiles) and
+        // the 128x128 ones (43); the 64x64 ones (tiles one row high), whatever their weights;
+        // the last two transposed convs (64 and 128 input rows). At 512x512 every conv but the
+        // middle ones (32 rows), and every transposed conv but up_sample.0.up (32 input rows).
+        let head = ["down_conv.0.first", "down_conv.0.second", "down_conv.1.first", "down_conv.1.second"]
+        let tail = ["up_sample.3.up", "up_conv.3.first", "up_conv.3.second"]
         let ups = ["up_conv.1.first", "up_conv.1.second", "up_sample.2.up", "up_conv.2.first", "up_conv.2.second"]
-        for (size, expected) in [(256, head + ["down_conv.2.first", "down_conv.2.second", "up_conv.1.first", "up_conv.1.second", "up_sample.2.up"] + tail),
-                                 (512, head + ["down_conv.1.first", "down_conv.1.second", "down_conv.2.first", "down_conv.2.second",
+        for (size, expected) in [(256, head + ["down_conv.2.first", "down_conv.2.second"] + ups + tail),
+                                 (512, head + ["down_conv.2.first", "down_conv.2.second",
                                                "down_conv.3.first", "down_conv.3.second", "up_conv.0.first", "up_conv.0.second", "up_sample.1.up"]
                                      + ups + tail)] {
             let graph = try Pipeline.run(try UNetConfig(inChannels: 3, outChannels: 1, base: 64, depth: 4)
@@ -691,8 +692,13 @@ final class CodegenTests: XCTestCase {
             }
         }
         options.threads = 2
-        for (batch, scale) in [(1, 1), (2, 1), (1, 2)] {
+        // The last case: tiles 3 rows high on the image twice the size, so its 128-row maps have
+        // 43 rows of tiles (ending one row past the map): 21 each on 2 threads and one shared.
+        for (batch, scale, nr) in [(1, 1, 1), (2, 1, 1), (1, 2, 1), (1, 2, 3)] {
             let (h, w) = (scale * f.height, scale * f.width)
+            for node in graph.nodes {
+                if case .conv(3, _, _) = node.op { options.tiling[node.name] = LayerTiling(r: 4, nv: 1, rb: 5 * nr, nr: nr) }
+            }
             // The batch: the fixture's image twice, so its output twice. Twice the size: a
             // pseudo-random image, checked against the interpreter.
             let input = scale == 1
@@ -706,6 +712,11 @@ final class CodegenTests: XCTestCase {
                 let t = try XCTUnwrap(program.tilings["up_sample.3.up"])
                 XCTAssertTrue(Tiling.threadRows(program.graph.nodes.first { $0.name == "up_sample.3.up" }!, in: program.graph, t, threads: 2))
             }
+            if nr == 3 {
+                let node = try XCTUnwrap(program.graph.nodes.first { $0.name == "down_conv.0.second" })
+                XCTAssertEqual((node.shape.h + 2) / 3, 43)
+                XCTAssertEqual(program.ownThreads["down_conv.0.second"], "rows")
+            }
             let built = try Verifier.build(program, cc: try TestToolchain.compiler(), flags: Toolchain.defaultFlags)
             defer { try? FileManager.default.removeItem(atPath: built.directory) }
             var outputs: [[Float]] = []
@@ -714,9 +725,9 @@ final class CodegenTests: XCTestCase {
                                                     threads: threads, trace: false).output)
             }
             for i in 1..<outputs.count {
-                XCTAssertTrue(bitIdentical(outputs[0], outputs[i]), "batch \(batch) x\(scale): run \(i): \(maxAbsDiff(outputs[0], outputs[i]))")
+                XCTAssertTrue(bitIdentical(outputs[0], outputs[i]), "batch \(batch) x\(scale) nr \(nr): run \(i): \(maxAbsDiff(outputs[0], outputs[i]))")
             }
-            XCTAssertLessThanOrEqual(maxAbsDiff(outputs[0], expected), 5e-5, "batch \(batch) x\(scale)")
+            XCTAssertLessThanOrEqual(maxAbsDiff(outputs[0], expected), 5e-5, "batch \(batch) x\(scale) nr \(nr)")
         }
     }
 

@@ -163,11 +163,14 @@ static void {{FN}}({{PARAMS}}float *out, float *panel)
 {
     UNET_OMP(omp parallel)
     {
-        size_t n, y0;
+        size_t n, y0, ys = 0;
         UNET_PHASE("{{NODE}}", "start");
-{{THREAD_ROWS}}{
+{{THREAD_ROWS}}
+        {
+            /* Every thread on every band from row ys on: packing a band's channels between
+             * them, then computing its tiles between them. */
             for (n = 0; n < {{N}}; n++) {
-                for (y0 = 0; y0 < {{H}}; y0 += {{RB}}) {
+                for (y0 = ys; y0 < {{H}}; y0 += {{RB}}) {
                     size_t rows = {{H}} - y0 < {{RB}} ? {{H}} - y0 : {{RB}};
                     size_t groups = (rows + {{NR}} - 1) / {{NR}};
                     ptrdiff_t t;
@@ -196,17 +199,20 @@ static void {{FN}}({{PARAMS}}float *out, float *panel)
 """#,
     "conv_rows.c": #"""
         if (UNET_THREADS() <= {{SLOTS}}) {
-            /* Each thread takes a run of whole rows of tiles, its share of the {{GROUPS}} of each
-             * image, in bands it packs into a panel of its own: no thread reads what another
-             * packed, and none waits until the layer ends. (Sharing every band out by output
+            /* Each thread takes a run of whole rows of tiles, its equal share of the {{GROUPS}} of
+             * each image, in bands it packs into a panel of its own: no thread reads what another
+             * packed, and none waits until its rows end. (Sharing every band out by output
              * channels moves the panel between the cores; in the minutes when that traffic is
              * slow, the classic model's full-size layers took 1.12-1.15x as long.) A band is packed
              * and computed in a team of one, a nested region, whose loops this thread runs
-             * whole. With more threads than the {{SLOTS}} panels, every thread works on every
-             * band instead. */
-            size_t me = (size_t)UNET_THREAD(), nt = (size_t)UNET_THREADS();
-            size_t ya = {{GROUPS}} * me / nt * {{NR}}, yb = {{GROUPS}} * (me + 1) / nt * {{NR}};
+             * whole. The rows of tiles left over when the threads' shares are equal, fewer than
+             * the threads, are shared out like every band below, so that no thread computes a
+             * row of tiles more than another. With more threads than the {{SLOTS}} panels, every
+             * thread works on every band. */
+            size_t me = (size_t)UNET_THREAD(), nt = (size_t)UNET_THREADS(), even = {{GROUPS}} / nt;
+            size_t ya = even * me * {{NR}}, yb = even * (me + 1) * {{NR}};
             float *mine = panel + me * {{SLOT_FLOATS}};
+            ys = even * nt * {{NR}};
             if (yb > {{H}}) yb = {{H}};
             for (n = 0; n < {{N}}; n++) {
                 for (y0 = ya; y0 < yb; y0 += {{RB}}) {
@@ -227,7 +233,7 @@ static void {{FN}}({{PARAMS}}float *out, float *panel)
             }
             UNET_OMP(omp barrier)
             if (ya < yb) UNET_PHASE("{{NODE}}", "wait");
-        } else 
+        }
 """#,
     "conv_tile.c": #"""
 

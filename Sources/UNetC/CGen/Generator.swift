@@ -499,7 +499,7 @@ struct Lowering {
             "COUT": cout, "OUT_PLANE": h * w, "IN_BATCH": cin * h * w, "PAD_COLS": 2 * p,
             "PACK": standalone(i) && !inPlace
                 ? indent(layerPacks(node, plane: plane, pw: pw, pad: p, rowGroup: t.nr, nowait: true), by: 4) : "",
-            "THREAD_ROWS": "        "]
+            "THREAD_ROWS": ""]
         if threadRows(i) {
             // Each thread's own rows, ahead of the shared loop: the same values, and its panel.
             let rows: [String: CustomStringConvertible] = [

@@ -381,16 +381,28 @@ public enum Tiling {
             && a * a * cin * node.shape.c * 4 <= threadBandsWeightBudget
     }
 
-    /// Rows of tiles a direct conv needs before its threads take rows of tiles of their own
-    /// (input rows for a transposed conv). With 43 rows of tiles (the 128x128 layers at 256x256,
-    /// tiles 3 rows high) the threads' 22 and 21 rows left them 1.01-1.03x slower in the usual
-    /// minutes, and the 16x16 middle convs at 256x256 (8 rows of tiles 2 high) 1.04x.
-    static let threadRowsMinimum = 64
+    /// Rows of tiles a direct conv within `threadRowsWeightBudget` needs before its threads
+    /// take rows of tiles of their own. The rows left over when the threads' equal shares are
+    /// taken (fewer than the threads) are shared out by output channels, so an odd count costs
+    /// no thread a row of tiles more than another. The 128x128 layers at 256x256 (43 rows of
+    /// tiles 3 high: 21 each and one shared) took 0.93-0.95x as long as on shared bands in slow
+    /// minutes and 0.98-0.99x in the usual ones (`bench/ab.py`, 2 threads, 76 and 3 processes);
+    /// split 22 and 21 instead, they had been 1.01-1.03x slower. The 16x16 middle convs at
+    /// 256x256 (8 rows of tiles 2 high) took 1.04x.
+    static let threadRowsMinimum = 40
+    /// The same for a direct conv over `threadRowsWeightBudget`, whose rows of tiles must also
+    /// split evenly between the threads. At 1000x1000 the middle convs (62 rows, 4.7 and 9.4 MB
+    /// of weights) took 1.00-1.02x with rows of their own; at 572x572 down_conv.3 (71 rows of
+    /// flat tiles, one shared) 1.04-1.05x, and at 1000x1000 (125) 1.01x.
+    static let heavyThreadRowsMinimum = 64
+    /// Input rows a transposed conv needs before its threads take input rows of their own.
+    static let transposedThreadRowsMinimum = 64
     /// The most weights a conv may have to take rows of its own however its rows of tiles split
     /// between the threads (Cout x Cin x 9 x 4 bytes; x 4 x 4 for a transposed conv). Each
     /// thread then reads all the weights for its bands instead of its share of them for every
     /// band: the same bytes, but where the panel costs little next to the weights, so does
-    /// sharing it, and the threads' uneven halves cost more than they gain.
+    /// sharing it, and an uneven split costs more than it gains even with the leftover row of
+    /// tiles shared.
     /// - A direct conv with more weights takes rows of its own where its rows of tiles split
     ///   evenly. At 512x512 the convs with 2.4-37.7 MB of weights and 64 or 128 rows of tiles
     ///   (down_conv.2.second, down_conv.3, up_conv.0, up_conv.1) took 0.971-0.987x in slow
@@ -415,10 +427,12 @@ public enum Tiling {
         switch node.op {
         case .conv(3, _, _):
             let rows = (node.shape.h + t.nr - 1) / t.nr
-            return t.algorithm == .direct && rows >= threadRowsMinimum
-                && (9 * cin * node.shape.c * 4 <= threadRowsWeightBudget || rows % threads == 0)
+            guard t.algorithm == .direct else { return false }
+            return 9 * cin * node.shape.c * 4 <= threadRowsWeightBudget
+                ? rows >= threadRowsMinimum
+                : rows >= heavyThreadRowsMinimum && rows % threads == 0
         case .convTranspose:
-            return graph.nodes[node.inputs[0]].shape.h >= threadRowsMinimum
+            return graph.nodes[node.inputs[0]].shape.h >= transposedThreadRowsMinimum
                 && 4 * cin * node.shape.c * 4 <= threadRowsWeightBudget
         default:
             return false
