@@ -42,9 +42,10 @@ deps:
 sanitize: templates
 	$(SWIFT) test --filter SanitizerTests
 
-# The speed table: unet.c against ONNX Runtime and OpenVINO on the classic model, interleaved,
-# at 256x256 and 512x512 on 1 and 2 threads. Makes a Python venv for the peers (bench/README.md).
-BENCH_ARGS ?= --sizes 256,512 --threads 1,2 --reps 5
+# The speed table: unet.c, both paths (auto, the default, and direct), against ONNX Runtime and
+# OpenVINO on the classic model, interleaved, at 256x256 and 512x512 on 1 and 2 threads. Makes a
+# Python venv for the peers (bench/README.md).
+BENCH_ARGS ?= --algorithms auto,direct --sizes 256,512 --threads 1,2 --reps 5
 bench/.venv/bin/python: bench/requirements.txt
 	python3 -m venv bench/.venv && bench/.venv/bin/pip install -q -r bench/requirements.txt
 

@@ -372,7 +372,7 @@ def main(argv=None):
     ap.add_argument("--warmup", type=int, default=2, help="warm-up inferences per peer worker")
     ap.add_argument("--settle-ms", type=float, default=50,
                     help="pause before each timed system run (idle thread pools stop spinning)")
-    ap.add_argument("--algorithms", default="direct",
+    ap.add_argument("--algorithms", default="auto,direct",
                     help="comma list of `unetc generate --algorithm` values; 'default' omits it; A+min adds --memory-mode min")
     ap.add_argument("--peers", default="ort,openvino", help="comma list from: ort, openvino")
     ap.add_argument("--generate-args", default="", help="extra arguments for unetc generate (write --generate-args='--x y')")
