@@ -386,7 +386,7 @@ public enum Tiling {
     /// taken (fewer than the threads) are shared out by output channels, so an odd count costs
     /// no thread a row of tiles more than another. The 128x128 layers at 256x256 (43 rows of
     /// tiles 3 high: 21 each and one shared) took 0.93-0.95x as long as on shared bands in slow
-    /// minutes and 0.98-0.99x in the usual ones (`bench/ab.py`, 2 threads, 76 and 3 processes);
+    /// minutes and 0.99-1.0x in the usual ones (`bench/ab.py`, 2 threads, 76 and 33 processes);
     /// split 22 and 21 instead, they had been 1.01-1.03x slower. The 16x16 middle convs at
     /// 256x256 (8 rows of tiles 2 high) took 1.04x.
     static let threadRowsMinimum = 40
