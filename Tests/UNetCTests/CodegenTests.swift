@@ -731,6 +731,74 @@ final class CodegenTests: XCTestCase {
         }
     }
 
+    /// The speed schedule's groups (`GeneratorOptions.streamBytes`, `generate --stream-bytes`).
+    /// With the bar at 0 every direct conv or transposed conv read only by a direct 3x3 conv of
+    /// few FLOPs per input byte is streamed into it and its pools run in the band loop; each
+    /// thread takes a run of rows with panels of its own. The output is the same bit for bit as
+    /// without groups, on 1 and 2 threads (rows of their own) and 3 and 5 (every band shared),
+    /// for one image, a batch of two and an odd size (37 rows: the second thread's 19 rows end
+    /// on an odd row, its pools' last row dropped). The default bar streams nothing here.
+    func testSpeedGroupsTakeRowsPerThreadAndChangeNoBit() throws {
+        for name in ["small", "batch", "odd"] {
+            let f = try Fixture.load(name)
+            var options = GeneratorOptions()
+            options.algorithm = .direct
+            let plain = try Generator.generate(f.weights, batch: f.batch, height: f.height, width: f.width, options: options)
+            XCTAssertFalse(plain.graph.nodes.contains { $0.fusion != .none }, name)
+            options.streamBytes = 0
+            let grouped = try Generator.generate(f.weights, batch: f.batch, height: f.height, width: f.width, options: options)
+            let streamed = grouped.graph.nodes.filter { $0.fusion == .streamed }
+            XCTAssertTrue(streamed.contains { $0.name == "down_conv.0.first" }, name)
+            XCTAssertTrue(streamed.contains { if case .convTranspose = $0.op { return true } else { return false } }, name)
+            XCTAssertTrue(grouped.graph.nodes.contains { $0.name == "down_conv.0.pool" && $0.fusion == .epilogue }, name)
+            XCTAssertFalse(grouped.graph.nodes.contains { if case .inPlace = $0.fusion { return true } else { return false } }, name)
+            // What `inspect --tiling` reports.
+            for node in streamed { XCTAssertEqual(grouped.ownThreads[node.name], "rows", "\(name) \(node.name)") }
+            let source = String(decoding: grouped.source(), as: UTF8.self)
+            XCTAssertTrue(source.contains("down0_conv2_rows(in0, out, pool0, scratch + me * "), name)
+            let reference = try Verifier.build(plain, cc: try TestToolchain.compiler(), flags: Toolchain.defaultFlags)
+            defer { try? FileManager.default.removeItem(atPath: reference.directory) }
+            let built = try Verifier.build(grouped, cc: try TestToolchain.compiler(), flags: Toolchain.defaultFlags)
+            defer { try? FileManager.default.removeItem(atPath: built.directory) }
+            let expected = try Verifier.execute(reference, input: f.input, outputCount: f.outputF64.count, threads: 2, trace: false).output
+            XCTAssertLessThanOrEqual(maxAbsDiff(expected, f.outputF64.data), 5e-5, name)
+            for threads in [1, 2, 3, 5] {
+                let output = try Verifier.execute(built, input: f.input, outputCount: expected.count, threads: threads, trace: false).output
+                XCTAssertTrue(bitIdentical(output, expected), "\(name), \(threads) threads: \(maxAbsDiff(output, expected))")
+            }
+        }
+    }
+
+    /// Which layers the speed schedule streams by default: 1 -> 1, base 16, depth 1 (the
+    /// full-size level's input 16 channels, a 16-output-channel level's FLOPs per byte). At
+    /// 512x512 (16 MiB inputs) the full-size level on both sides, on 1 and 2 threads; at 256x256
+    /// (4 MiB) none; at 2304x2304 also the middle conv, and on 2 threads the decoder's group
+    /// would take 2 x 8.6 MB of scratch, past `speedGroupScratchBudget`, so its layers run on
+    /// their own (on 1 thread they stream); `--stream-bytes` past every map, none.
+    func testSpeedScheduleStreamsTheWideLevels() throws {
+        let config = UNetConfig(inChannels: 1, outChannels: 1, base: 16, depth: 1)
+        let weights = try ModelWeights(config: config, tensors: config.initialWeights(seed: 1))
+        let encoder = ["down_conv.0.first"], middle = ["middle_conv.first"], decoder = ["up_sample.0.up", "up_conv.0.first"]
+        for (side, threads, bytes, expected) in [(512, 2, 16 << 20, encoder + decoder), (512, 1, 16 << 20, encoder + decoder),
+                                                 (256, 2, 16 << 20, []), (2304, 2, 16 << 20, encoder + middle),
+                                                 (2304, 1, 16 << 20, encoder + middle + decoder), (512, 2, Int.max, [])] {
+            var options = GeneratorOptions()
+            options.algorithm = .direct
+            options.threads = threads
+            options.streamBytes = bytes
+            let program = try Generator.generate(weights, batch: 1, height: side, width: side, options: options)
+            let label = "\(side)x\(side), \(threads) threads, --stream-bytes \(bytes)"
+            XCTAssertEqual(program.graph.nodes.filter { $0.fusion == .streamed }.map(\.name), expected, label)
+            XCTAssertEqual(program.graph.nodes.filter { $0.fusion == .epilogue }.map(\.name),
+                           expected.isEmpty ? [] : ["down_conv.0.pool"], label)
+            let scratch = Dictionary(uniqueKeysWithValues: program.plan.buffers.map { ($0.name, $0.bytes) })
+            for (driver, first) in [("down_conv.0.second", "down_conv.0.first"), ("middle_conv.second", "middle_conv.first"),
+                                    ("up_conv.0.second", "up_conv.0.first")] where expected.contains(first) {
+                XCTAssertLessThanOrEqual(scratch["\(driver).scratch"]!, Lowering.speedGroupScratchBudget, "\(label): \(driver)")
+            }
+        }
+    }
+
     /// A 1x1 conv whose tiles divide its rows reads its input in place: no panel to pack, no
     /// scratch. "tiny" (32 columns: 2 vectors of 16) does; "small" (80 columns: 5 vectors,
     /// tiles of 4) packs. Both still match the interpreter, the batch of 2 included.

@@ -50,6 +50,7 @@ final class MemoryModeTests: XCTestCase {
                     // it has the smaller arena (tiny and odd), and these fixtures test the passes.
                     var options = GeneratorOptions()
                     if v.memory == .min { options.passes = Pipeline.minimumMemory }
+                    options.memory = v.memory
                     options.algorithm = v.algorithm
                     let program = try Generator.generate(f.weights, batch: f.batch, height: f.height, width: f.width, options: options)
                     let built = try Verifier.build(program, cc: cc, flags: Toolchain.defaultFlags)
@@ -114,7 +115,6 @@ final class MemoryModeTests: XCTestCase {
                 let speed = try Generator.generate(f.weights, batch: f.batch, height: f.height, width: f.width, options: options)
                 options.memory = .min
                 let min = try Generator.generate(f.weights, batch: f.batch, height: f.height, width: f.width, options: options)
-                options.memory = .speed
                 options.passes = Pipeline.minimumMemory
                 let forced = try Generator.generate(f.weights, batch: f.batch, height: f.height, width: f.width, options: options)
                 XCTAssertEqual(min.plan.arenaBytes, Swift.min(speed.plan.arenaBytes, forced.plan.arenaBytes), "\(name) \(algorithm)")
@@ -134,6 +134,7 @@ final class MemoryModeTests: XCTestCase {
         let f = try Fixture.load("small")
         var options = GeneratorOptions()
         options.passes = Pipeline.minimumMemory
+        options.memory = .min
         let program = try Generator.generate(f.weights, batch: f.batch, height: f.height, width: f.width, options: options)
         var grouped: [String] = []
         for node in program.graph.nodes where node.fusion != .none {
@@ -373,6 +374,7 @@ final class MemoryModeTests: XCTestCase {
             let f = try Fixture.load(name)
             var options = GeneratorOptions()
             options.passes = Pipeline.minimumMemory
+            options.memory = .min
             options.algorithm = algorithm
             let dir = try makeTemporaryDirectory(self)
             try Generator.generate(f.weights, batch: f.batch, height: f.height, width: f.width, options: options).write(to: dir)

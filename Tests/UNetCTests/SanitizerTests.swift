@@ -12,6 +12,7 @@ final class SanitizerTests: XCTestCase {
                memory: MemoryMode = .speed, flat: Bool = false) throws {
         var options = GeneratorOptions()
         if memory == .min { options.passes = Pipeline.minimumMemory }    // streamed even where it does not pay
+        options.memory = memory
         if flat {
             // Every conv and transposed conv with flat tiles (the last ones read past their band)
             // in bands of 3 rows.

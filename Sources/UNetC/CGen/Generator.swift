@@ -31,6 +31,11 @@ public struct GeneratorOptions: Sendable {
     /// (`Tiling.threadRows`): that many scratches each. With more threads at run time those
     /// convs share every band among the threads, as the rest do. 1: no conv does.
     public var threads = 2
+    /// In the speed schedule, a direct 3x3 conv whose input (one image, every channel) is at
+    /// least this many bytes computes its producers a band at a time into its panel, its pool
+    /// in the same loop, each thread on a run of rows of its own (`Lowering.streamingWideLayers`).
+    /// Int.max: none does.
+    public var streamBytes = 16 << 20
 
     public init() {}
 }
@@ -126,7 +131,15 @@ public enum Generator {
                                 options: GeneratorOptions = GeneratorOptions()) throws -> CProgram {
         let built = try weights.config.build(batch: batch, height: height, width: width)
         let graph = try Pipeline.run(built, passes: options.passes)
-        guard options.memory == .min else { return try lower(graph, weights: weights, options: options) }
+        guard options.memory == .min else {
+            let wide = try lowering(graph, weights: weights, options: options).streamingWideLayers(minBytes: options.streamBytes)
+            return try lower(lowering(wide, weights: weights, options: options).withoutLargeGroups(), weights: weights, options: options)
+        }
+        // Passes that include the memory passes ran them already: the memory mode's lowering,
+        // without the choice.
+        if Set(Pipeline.memory.map(\.name)).isSubset(of: options.passes.map(\.name)) {
+            return try lower(graph, weights: weights, options: options)
+        }
         // Streaming pays on maps many bands high; on maps of a few rows a group's panels can
         // outweigh the maps they replace. `min` keeps whichever arena is smaller.
         let streamed = try Pipeline.run(graph, passes: Pipeline.memory)
@@ -166,7 +179,7 @@ public enum Generator {
             try Tiling.validate(t, for: node)
             tilings[node.name] = t
         }
-        return Lowering(graph: graph, weights: weights, v: v, threads: options.threads, tilings: tilings)
+        return Lowering(graph: graph, weights: weights, v: v, threads: options.threads, memory: options.memory, tilings: tilings)
     }
 }
 
@@ -177,6 +190,8 @@ struct Lowering {
     let v: Int
     /// Scratches for threads with bands of their own (`GeneratorOptions.threads`).
     let threads: Int
+    /// `.min`: groups share every band among the threads, with one scratch (`groupSlots`).
+    let memory: MemoryMode
     /// Per conv; the Winograd levels of a group get sub-bands no higher than the group's bands.
     var tilings: [String: LayerTiling]
     /// Rows per band of each group, by driver.
@@ -197,8 +212,9 @@ struct Lowering {
     var calls = CWriter()
     var flops = 0
 
-    init(graph: Graph, weights: ModelWeights, v: Int, threads: Int, tilings: [String: LayerTiling]) {
-        self.graph = graph; self.weights = weights; self.v = v; self.threads = threads; self.tilings = tilings
+    init(graph: Graph, weights: ModelWeights, v: Int, threads: Int, memory: MemoryMode, tilings: [String: LayerTiling]) {
+        self.graph = graph; self.weights = weights; self.v = v; self.threads = threads; self.memory = memory
+        self.tilings = tilings
         self.users = graph.users()
         self.schedule = Schedule(graph)
         // Flat tiles run in a conv's own band loop; a group's loops take tiles by rows: the
@@ -246,7 +262,7 @@ struct Lowering {
     /// into, or a group's panels.
     func scratchBytes(_ i: Int) -> Int {
         let node = graph.nodes[i]
-        if isGroupDriver(i) { return groupLayout(i).floats * 4 }
+        if isGroupDriver(i) { return groupSlotFloats(i) * 4 * groupSlots(i) }
         guard let t = tilings[node.name], !readsInPlace(i) else { return 0 }
         if t.algorithm == .winograd { return winogradSlotFloats(i) * 4 * (threadBands(i) ? threads : 1) }
         return threadRows(i) ? panelSlotFloats(i) * 4 * threads : panel(node, t).floats * 4
@@ -265,6 +281,12 @@ struct Lowering {
         let node = graph.nodes[i]
         guard threads > 1, standalone(i), !readsInPlace(i), let t = tilings[node.name] else { return false }
         return Tiling.threadRows(node, in: graph, t, threads: threads)
+    }
+
+    /// Whether a layer runs in a group whose threads each take a run of rows of their own (the
+    /// speed schedule's groups, on more than one thread).
+    func groupRows(_ i: Int) -> Bool {
+        graph.nodes[i].op.hasWeights && (graph.nodes[i].fusion == .streamed || isGroupDriver(i)) && groupSlots(driver(of: i)) > 1
     }
 
     /// Whether a conv on its own reads its input where it lies instead of packing it: a 1x1
@@ -454,7 +476,8 @@ struct Lowering {
         return CProgram(header: header, kernels: prelude + tileCode + layerCode + groupCode, weights: packed, entry: entry,
                         externalWeights: options.externalWeights, graph: graph, plan: plan, flops: flops, tilings: tilings,
                         ownThreads: Dictionary(uniqueKeysWithValues: graph.nodes.indices.compactMap { i in
-                            threadRows(i) ? (graph.nodes[i].name, "rows") : threadBands(i) ? (graph.nodes[i].name, "bands") : nil
+                            threadRows(i) || groupRows(i) ? (graph.nodes[i].name, "rows")
+                                : threadBands(i) ? (graph.nodes[i].name, "bands") : nil
                         }))
     }
 

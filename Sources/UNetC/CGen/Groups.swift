@@ -1,4 +1,5 @@
-// Groups: the band loops of `generate --memory min`. A group is a driver (a conv that is
+// Groups: the band loops of `generate --memory min`, and of the speed schedule's wide levels
+// (`streamingWideLayers`). A group is a driver (a conv that is
 // stored, written in place, or read only by its pools) with the tree of streamed layers that
 // feed it (stream-rows) and the max pools computed from its rows (fuse-pool). One loop over
 // bands of the driver's output rows runs every layer of the tree a band at a time.
@@ -9,6 +10,11 @@
 // the driver. Between bands the last 2 h rows of a window move to its top (unet_roll) and P
 // computes only the rb new rows, so no row is computed twice. Stored inputs (the network
 // input, a pool, a skip) are packed into their planes of a panel the same way.
+//
+// In the speed schedule each thread runs the loop over a run of the driver's rows of its own,
+// with scratches of its own (`groupSlots`): its first band computes each window whole, so the
+// streamed layers' rows next to a boundary are computed by both threads. In `--memory min`
+// every thread works on every band, sharing one scratch.
 
 
 /// One layer of a group.
@@ -43,6 +49,77 @@ struct GroupLayout {
 }
 
 extension Lowering {
+    /// Scratches of the group `driver` drives: one per thread with rows of its own in the speed
+    /// schedule (`threads`); one shared by every thread, on every band, in `--memory-mode min`
+    /// and where the driver writes over its input (write-in-place: a thread's rows would
+    /// overwrite the rows above them that the other thread still reads).
+    func groupSlots(_ driver: Int) -> Int { memory == .min || graph.nodes[driver].fusion != .none ? 1 : threads }
+
+    /// The most FLOPs per byte of its input a conv may do to read its streamed producers in
+    /// the speed schedule (18 x its output channels / 4): packing its input costs the most
+    /// against its arithmetic. The classic model's full-size convs (64 output channels: 288)
+    /// spent 5-6% of their time packing, the next level's (128: 576) 3%. On 2 threads
+    /// (`bench/ab.py`, fast minutes) the full-size levels took 0.93-0.98x as long in groups,
+    /// the next level's 1.0-1.03x; up_sample.0 and up_conv.0.first at 512x512 (18.9 MB of
+    /// weights, which each thread of a group reads for its bands) 1.035x.
+    static let wideFlopsPerInputByte = 384
+
+    /// The graph with the speed schedule's groups (`generate --stream-bytes`): a conv or
+    /// transposed conv, itself direct, whose only reader is a direct 3x3 conv with a wide input
+    /// (`minBytes` or more for one image: 16 MiB by default, past the L3 here) and few FLOPs
+    /// per byte of it (`wideFlopsPerInputByte`) is streamed into it, and a max pool of such a
+    /// reader runs in its band loop. The producer's rows go straight into the reader's panel,
+    /// a band at a time, and never to memory, and the reader's input is not packed again; each
+    /// thread takes a run of the rows with panels of its own (group.c), as the direct convs
+    /// with rows of their own do. In the classic model: the full-size levels at 256x256 and
+    /// 512x512 (and with Winograd, `--algorithm auto`, none).
+    func streamingWideLayers(minBytes: Int) -> Graph {
+        var g = graph
+        func direct(_ i: Int) -> Bool { tilings[graph.nodes[i].name]?.algorithm == .direct }
+        func wide(_ i: Int) -> Bool {
+            let node = graph.nodes[i]
+            guard case .conv(3, _, _) = node.op, direct(i), graph.nodes[i].fusion == .none else { return false }
+            let cin = node.inputs.reduce(0) { $0 + graph.nodes[$1].shape.c }
+            return cin * node.shape.h * node.shape.w * 4 >= minBytes
+                && 2 * 9 * node.shape.c <= Self.wideFlopsPerInputByte * 4
+        }
+        for (i, node) in graph.nodes.enumerated() where node.op.hasWeights && node.fusion == .none && users[i].count == 1
+            && wide(users[i][0]) && direct(i) {
+            g.nodes[i].fusion = .streamed
+        }
+        for (i, node) in graph.nodes.enumerated() where node.op == .maxPool {
+            let src = node.inputs[0]
+            if g.nodes[src].inputs.contains(where: { g.nodes[$0].fusion == .streamed }) && g.nodes[src].fusion == .none {
+                g.nodes[i].fusion = .epilogue
+            }
+        }
+        return g
+    }
+
+    /// The fewest rows per band of a group in the speed schedule (its driver's tiling's bands
+    /// where more). Between bands a streamed conv's panel moves its last 4 rows to the top:
+    /// at 1000x1000, in bands of 6 (the tiling's), up_sample.3 and up_conv.3 took 1.04x as
+    /// long in a group as on their own on 1 thread; in bands of 12 1.00x, of 24 1.17x (the
+    /// panels no longer in cache).
+    static let speedGroupRowsMinimum = 12
+
+    /// The most bytes the scratches of a group in the speed schedule may take, every thread's
+    /// together: its panels are read from the L3 once per block of output channels. At
+    /// 1000x1000 the decoder's full-size group took 1.09x as long as its layers on
+    /// their own on 2 threads (2 x 14.8 MB); at 512x512 (2 x 7.6 MB) 0.97-0.98x.
+    static let speedGroupScratchBudget = 16 << 20
+
+    /// `graph` without the groups of the speed schedule whose scratches take more than
+    /// `speedGroupScratchBudget`: their layers run on their own.
+    func withoutLargeGroups() -> Graph {
+        var g = graph
+        for d in graph.nodes.indices where isGroupDriver(d) && memory == .speed
+            && groupSlots(d) * groupSlotFloats(d) * 4 > Self.speedGroupScratchBudget {
+            for i in members(d) + pools(d) where i != d { g.nodes[i].fusion = .none }
+        }
+        return g
+    }
+
     /// Whether node `i` drives a group: a conv or transposed conv, not streamed, with a
     /// streamed input, an epilogue reader, or an in-place output.
     func isGroupDriver(_ i: Int) -> Bool {
@@ -88,7 +165,8 @@ extension Lowering {
         groupLayout(groupLevels(driver), rb: groupRows[driver]!)
     }
 
-    /// Rows per band for every group: the smallest arena first, then speed. With every group
+    /// Rows per band for every group; in the speed schedule its driver's bands, at least
+    /// `speedGroupRowsMinimum`. In `--memory min`: the smallest arena first, then speed. With every group
     /// at its smallest bands (8 rows) the arena's lower bound is B; then each group gets the
     /// highest bands (up to the most its layers' tilings ask for, the map at most) that keep the
     /// bytes live at its step within B. Winograd levels get sub-bands no higher than that.
@@ -111,9 +189,13 @@ extension Lowering {
         }
         let bound = graph.nodes.indices.map { live[$0] + (schedule.isDriver($0) ? MemoryPlanner.aligned(scratchBytes($0)) : 0) }.max()!
         for d in drivers {
-            groupRows[d] = candidates[d]!.first { rb in
-                live[d] + MemoryPlanner.aligned(groupLayout(groupLevels(d), rb: rb).floats * 4) <= bound
-            }!
+            if memory == .speed {
+                groupRows[d] = max(Self.speedGroupRowsMinimum, even(tilings[graph.nodes[d].name]!.rb))
+            } else {
+                groupRows[d] = candidates[d]!.first { rb in
+                    live[d] + MemoryPlanner.aligned(groupLayout(groupLevels(d), rb: rb).floats * 4) <= bound
+                }!
+            }
             for i in members(d) where tilings[graph.nodes[i].name]!.algorithm == .winograd {
                 let m = tilings[graph.nodes[i].name]!.nr
                 tilings[graph.nodes[i].name]!.rb = min(tilings[graph.nodes[i].name]!.rb, (groupRows[d]! + m - 1) / m * m)
@@ -134,9 +216,11 @@ extension Lowering {
             let t = tilings[node.name]!
             let up = { (x: Int) in (x + t.nr - 1) / t.nr * t.nr }
             // The window, and the rows the band function reads: whole tiles of nr rows plus
-            // the padding, from row h (the first band) or 2h (the others).
+            // the padding, from row h (the map's first band), 0 (the first band of a thread's
+            // rows, which computes the window whole) or 2h (the others).
             levels[i].rows = max(rb + 2 * level.inputHalo, level.halo + up(rb + level.halo) + 2 * level.pad,
-                                 2 * level.halo + up(rb) + 2 * level.pad)
+                                 2 * level.halo + up(rb) + 2 * level.pad,
+                                 groupSlots(levels.last!.node) > 1 ? up(rb + 2 * level.halo) + 2 * level.pad : 0)
             levels[i].planes = node.inputs.reduce(0) { $0 + graph.nodes[$1].shape.c }
             levels[i].pw = t.algorithm == .winograd ? winogradScratch(node, t).pw : panel(node, t).pw
             levels[i].offset = take(levels[i].planes * levels[i].plane)
@@ -163,6 +247,10 @@ extension Lowering {
         let band = banded(levels.last!.node) ? take(driver.shape.c * rb * driver.shape.w) : -1
         return GroupLayout(levels: levels, rb: rb, panelFloats: panelFloats, tv: tv, band: band, floats: floats)
     }
+
+    /// Floats of one thread's scratch in a group, rounded up to 64 bytes so that every
+    /// thread's starts aligned; `groupSlots(driver)` of them.
+    func groupSlotFloats(_ driver: Int) -> Int { (groupLayout(driver).floats + 15) / 16 * 16 }
 
     /// The panel a conv's band function reads: its group's, or the one it packs on its own;
     /// for a transposed conv, the rows of its own input panel.
@@ -232,7 +320,7 @@ extension Lowering {
             w.line("/* \(node.name): rows [y0 - \(level.halo), y0 + \(rb + level.halo)) into the panel of \(graph.nodes[next.node].name) */")
             w.line("{")
             w.indented { w in
-                w.line("ptrdiff_t a = y0 == 0 ? -\(level.halo) : (ptrdiff_t)y0 + \(level.halo), b = (ptrdiff_t)y0 + \(rb + level.halo);")
+                w.line("ptrdiff_t a = (ptrdiff_t)y0 + (y0 == ys ? -\(level.halo) : \(level.halo)), b = (ptrdiff_t)(ye - y0 < \(rb) ? ye : y0 + \(rb)) + \(level.halo);")
                 w.line("ptrdiff_t lo = a > 0 ? a : 0, hi = b < \(h) ? b : \(h);")
                 w.line("if (hi < lo) hi = lo;")
                 w.line("if (hi > lo) {")
@@ -258,12 +346,12 @@ extension Lowering {
         let d = graph.nodes[driver], st = storage(driver), h = d.shape.h
         let out = banded(driver) ? "scratch + \(layout.band)" : "out + n * \(st.c * st.h * st.w) + y0 * \(st.w)"
         let (outPlane, outRow) = banded(driver) ? (rb * d.shape.w, d.shape.w) : (st.h * st.w, st.w)
-        w.indented { w in w.indented { w in w.indented { w in w.indented { w in
+        w.indented { w in w.indented { w in w.indented { w in
             prepare(driver, &w)
             w.line("/* \(d.name): rows [y0, y0 + \(rb)) */")
             w.line("{")
             w.indented { w in
-                w.line("size_t rows = \(h) - y0 < \(rb) ? \(h) - y0 : \(rb);")
+                w.line("size_t rows = ye - y0 < \(rb) ? ye - y0 : \(rb);")
                 w.line("\(fnNames[driver]!)_band(scratch + \(layout.levels.last!.offset), rows, \(out), \(outPlane), \(outRow)\(tvArgument(driver, layout)));")
                 w.line("UNET_OMP(omp barrier)")
                 for (k, pool) in pools(driver).enumerated() {
@@ -272,7 +360,7 @@ extension Lowering {
                 }
             }
             w.line("}")
-        } } } }
+        } } }
         let described = layout.levels.map { l -> String in
             let node = graph.nodes[l.node]
             var s = " * \(node.name): \(node.op.mnemonic) -> \(node.shape)"
@@ -282,21 +370,24 @@ extension Lowering {
         } + pools(driver).map { " * \(graph.nodes[$0].name): maxpool2x2 -> \(graph.nodes[$0].shape), from each band's rows" }
         let params = sources.indices.map { "const float *in\($0), " }.joined() + (banded(driver) ? "" : "float *out, ")
             + pools(driver).indices.map { "float *pool\($0), " }.joined()
+        let args = sources.indices.map { "in\($0), " }.joined() + (banded(driver) ? "" : "out, ")
+            + pools(driver).indices.map { "pool\($0), " }.joined()
         let body = w.text.hasSuffix("\n") ? String(w.text.dropLast()) : w.text
         return Template.render("group.c", [
             "CHAIN": layout.levels.map { graph.nodes[$0.node].name }.joined(separator: ", "),
             "DRIVER": d.name, "RB": rb, "LEVELS": described.joined(separator: "\n"),
             "SCRATCH_FLOATS": layout.floats, "PANEL_FLOATS": layout.panelFloats, "FN": fnNames[driver]!,
-            "PARAMS": params, "N": d.shape.n, "H": h, "STEPS": body])
+            "PARAMS": params, "ARGS": args, "N": d.shape.n, "H": h, "STEPS": body,
+            "SLOTS": groupSlots(driver), "SLOT_FLOATS": groupSlotFloats(driver)])
     }
 
     /// Declares a and b, the new rows [a, b) of `level`'s input window in this band; rolls the
     /// window's kept rows to the top (later bands) and packs the level's stored inputs there.
     func fillPanel(_ w: inout CWriter, _ level: GroupLevel, rb: Int, sourceName: (Int, Int) -> String?) {
         let hh = level.inputHalo
-        w.line("ptrdiff_t a = y0 == 0 ? -\(hh) : (ptrdiff_t)y0 + \(hh), b = (ptrdiff_t)y0 + \(rb + hh);")
+        w.line("ptrdiff_t a = (ptrdiff_t)y0 + (y0 == ys ? -\(hh) : \(hh)), b = (ptrdiff_t)(ye - y0 < \(rb) ? ye : y0 + \(rb)) + \(hh);")
         if hh > 0 {
-            w.line("if (y0 > 0) {")
+            w.line("if (y0 > ys) {")
             w.indented { w in w.line("unet_roll(scratch + \(level.offset), \(level.planes), \(level.plane), \(level.pw), \(rb), \(2 * hh));") }
             w.line("}")
         }
