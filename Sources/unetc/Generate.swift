@@ -23,7 +23,7 @@ struct CodegenOptions: ParsableArguments {
     var memoryMode: MemoryMode = .speed
 
     @Option(help: "Speed schedule: a direct 3x3 conv whose input (one image, every channel) is at least this many bytes, and which does at most 384 FLOPs per byte of it, computes the layers that feed it a band of rows at a time straight into its packed input, with its max pool in the same loop, each thread on rows of its own: those maps never go to memory. Default 16 MiB, past this machine's L3 (the classic model's full-size levels); smaller for a smaller cache, larger than any map to turn it off.")
-    var streamBytes = 16 << 20
+    var streamBytes = GeneratorOptions().streamBytes
 
     @Flag(help: "Write the weights to unet_weights.bin, given to unet_set_weights() at run time, instead of into unet.c (fast to compile; for large models).")
     var externalWeights = false

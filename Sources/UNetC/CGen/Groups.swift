@@ -74,7 +74,6 @@ extension Lowering {
     /// with rows of their own do. In the classic model: the full-size levels at 256x256 and
     /// 512x512 (and with Winograd, `--algorithm auto`, none).
     func streamingWideLayers(minBytes: Int) -> Graph {
-        var g = graph
         func direct(_ i: Int) -> Bool { tilings[graph.nodes[i].name]?.algorithm == .direct }
         func wide(_ i: Int) -> Bool {
             let node = graph.nodes[i]
@@ -83,17 +82,8 @@ extension Lowering {
             return cin * node.shape.h * node.shape.w * 4 >= minBytes
                 && 2 * 9 * node.shape.c <= Self.wideFlopsPerInputByte * 4
         }
-        for (i, node) in graph.nodes.enumerated() where node.op.hasWeights && node.fusion == .none && users[i].count == 1
-            && wide(users[i][0]) && direct(i) {
-            g.nodes[i].fusion = .streamed
-        }
-        for (i, node) in graph.nodes.enumerated() where node.op == .maxPool {
-            let src = node.inputs[0]
-            if g.nodes[src].inputs.contains(where: { g.nodes[$0].fusion == .streamed }) && g.nodes[src].fusion == .none {
-                g.nodes[i].fusion = .epilogue
-            }
-        }
-        return g
+        let g = Pipeline.streamingRows(graph) { i, reader in graph.nodes[i].fusion == .none && direct(i) && wide(reader) }
+        return Pipeline.fusingPools(g) { conv in g.nodes[conv].inputs.contains { g.nodes[$0].fusion == .streamed } }
     }
 
     /// The fewest rows per band of a group in the speed schedule (its driver's tiling's bands

@@ -13,11 +13,15 @@ extension Pipeline {
     public static let fusePool = Pass(
         name: "fuse-pool",
         summary: "maxpool of a stored conv is computed in the conv's band loop"
-    ) { graph in
+    ) { graph in fusingPools(graph) { _ in true } }
+
+    /// `graph` with the max pools of stored convs computed in their conv's band loop where
+    /// `keep(conv)` (a node index) says so: fuse-pool, and the speed schedule's wide levels.
+    static func fusingPools(_ graph: Graph, where keep: (Int) -> Bool) -> Graph {
         var g = graph
         for (i, node) in graph.nodes.enumerated() where node.op == .maxPool {
             let src = graph.nodes[node.inputs[0]]
-            guard case .conv = src.op, src.fusion == .none else { continue }
+            guard case .conv = src.op, src.fusion == .none, keep(node.inputs[0]) else { continue }
             g.nodes[i].fusion = .epilogue
         }
         return g

@@ -18,12 +18,17 @@ extension Pipeline {
     public static let streamRows = Pass(
         name: "stream-rows",
         summary: "a conv or convT read only by a conv is computed band by band inside it (rolling buffer)"
-    ) { graph in
+    ) { graph in streamingRows(graph) { _, _ in true } }
+
+    /// `graph` with every conv or transposed conv read only by a conv streamed into it where
+    /// `keep(producer, reader)` (node indices) says so: stream-rows, and the speed schedule's
+    /// wide levels (`Lowering.streamingWideLayers`).
+    static func streamingRows(_ graph: Graph, where keep: (Int, Int) -> Bool) -> Graph {
         var g = graph
         let users = graph.users()
         for (i, node) in graph.nodes.enumerated() where node.op.hasWeights && users[i].count == 1 {
             let reader = users[i][0]
-            guard case .conv = graph.nodes[reader].op else { continue }
+            guard case .conv = graph.nodes[reader].op, keep(i, reader) else { continue }
             g.nodes[i].fusion = .streamed
         }
         return g
