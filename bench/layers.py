@@ -16,10 +16,13 @@ multiply-add), ms, GFLOP/s and % of peak:
   conv3x3 Cin>3 the same without the first (3 input channels: too little work per tap to
                 fill the FMA pipes; 0.2% of the FLOPs)
   convT2x2      the transposed convs
+  convT2x2+conv3x3  a transposed conv streamed into the 3x3 convs that read it (one stamp)
   other         pools, the final 1x1, copies
   model         the whole unet_run
 
-Winograd layers count the direct FLOPs (so can exceed 100%). `--layers` adds every layer.
+A layer streamed into another's band loop has no stamp: it counts with the layer that computes
+it ("down_conv.0.first+down_conv.0.second"). Winograd layers count the direct FLOPs (so can
+exceed 100%). `--layers` adds every layer.
 `--phases` adds, for every direct conv that runs on its own, the share of its time each thread
 spends packing its bands' input rows into the panel, computing its tiles, and waiting at the
 barriers (UNET_PHASE; medians over the processes).
@@ -132,17 +135,35 @@ def main(argv=None):
                     log(f"{h}x{w} {t} thr {alg} round {r + 1}: {times[-1][1] / 1e6:.1f} ms, peak {peak:.0f}")
 
     def rows(key, groups):
-        """(label, GFLOP, median ms, GFLOP/s at the median, median % of the round's peak)."""
+        """(label, GFLOP, median ms, GFLOP/s at the median, median % of the round's peak); a group
+        is (label, [stamped layer]), its FLOPs those of the layers computed in those stamps."""
         out = []
         for label, members in groups:
-            plan = plans[key[0]]
+            plan, inside = plans[key[0]], computed_in(key)
             flops = sum(2 * l["macs"] for l in plan.values()) if members == ["total"] else \
-                sum(2 * plan[n]["macs"] for n in members if n in plan)
+                sum(2 * plan[n]["macs"] for m in members for n in inside.get(m, [m]) if n in plan)
             ns = [sum(times[n] for n in members) for _, times in runs[key]]
             pct = [100 * flops / x / peak for (peak, _), x in zip(runs[key], ns)]
             med = statistics.median(ns)
             out.append((label, flops, med, flops / med, statistics.median(pct) if flops else None))
         return out
+
+    def computed_in(key):
+        """{stamped layer: the plan's layers computed before its stamp}. A layer streamed into
+        another's band loop (`generate` groups) has no stamp of its own: its time and its FLOPs
+        go to the stamp of the layer that computes it, "up_conv.3.second" holding
+        up_sample.3.up and up_conv.3.first too."""
+        stamped, inside, pending = set(names[key]), {}, []
+        for n, l in plans[key[0]].items():
+            if l["macs"] == 0:
+                continue
+            pending.append(n)
+            if n in stamped:
+                inside[n], pending = pending, []
+        return inside
+
+    def label_of(key, n):
+        return "+".join(computed_in(key).get(n, [n]))
 
     for t in threads:
         peaks = [p for key in runs if key[1] == t for p, _ in runs[key]]
@@ -154,11 +175,15 @@ def main(argv=None):
     for key in runs:
         (h, w), t, alg = key
         layers = [n for n in names[key] if n != "total"]
-        kind = {n: kind_of(plans[key[0]].get(n)) for n in layers}
+        inside = computed_in(key)
+        kinds = {n: {kind_of(plans[key[0]].get(m)) for m in inside.get(n, [n])} for n in layers}
+        kind = {n: k.pop() if len(k) == 1 else "group" for n, k in kinds.items()}
         conv3 = [n for n in layers if kind[n] == "conv3x3"]
         groups = [("conv3x3", conv3),
-                  ("conv3x3 Cin>3", [n for n in conv3 if plans[key[0]][n]["cin"] > cfg["in_channels"]]),
+                  ("conv3x3 Cin>3", [n for n in conv3
+                                     if all(plans[key[0]][m]["cin"] > cfg["in_channels"] for m in inside[n])]),
                   ("convT2x2", [n for n in layers if kind[n] == "convT2x2"]),
+                  ("convT2x2+conv3x3", [n for n in layers if kind[n] == "group"]),
                   ("other", [n for n in layers if kind[n] == "other"]),
                   ("model", ["total"])]
         for label, flops, ns, gf, pct in rows(key, groups):
@@ -169,7 +194,7 @@ def main(argv=None):
         print(header.format("layer"))
         for key in runs:
             (h, w), t, alg = key
-            for label, flops, ns, gf, pct in rows(key, [(n, [n]) for n in names[key] if n != "total"]):
+            for label, flops, ns, gf, pct in rows(key, [(label_of(key, n), [n]) for n in names[key] if n != "total"]):
                 print(f"| {h}x{w} | {t} | {alg} | {label} | {flops / 1e9:.3f} | {ns / 1e6:.2f} | {gf:.1f} | "
                       f"{'' if pct is None else f'{pct:.1f}'} |")
 
