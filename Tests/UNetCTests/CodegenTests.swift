@@ -781,7 +781,8 @@ final class CodegenTests: XCTestCase {
         let encoder = ["down_conv.0.first"], middle = ["middle_conv.first"], decoder = ["up_sample.0.up", "up_conv.0.first"]
         for (side, threads, bytes, expected) in [(512, 2, 16 << 20, encoder + decoder), (512, 1, 16 << 20, encoder + decoder),
                                                  (256, 2, 16 << 20, []), (2304, 2, 16 << 20, encoder + middle),
-                                                 (2304, 1, 16 << 20, encoder + middle + decoder), (512, 2, Int.max, [])] {
+                                                 (2304, 1, 16 << 20, encoder + middle), (1024, 1, 16 << 20, encoder + middle + decoder),
+                                                 (512, 2, Int.max, [])] {
             var options = GeneratorOptions()
             options.algorithm = .direct
             options.threads = threads
@@ -795,6 +796,7 @@ final class CodegenTests: XCTestCase {
             for (driver, first) in [("down_conv.0.second", "down_conv.0.first"), ("middle_conv.second", "middle_conv.first"),
                                     ("up_conv.0.second", "up_conv.0.first")] where expected.contains(first) {
                 XCTAssertLessThanOrEqual(scratch["\(driver).scratch"]!, Lowering.speedGroupScratchBudget, "\(label): \(driver)")
+                XCTAssertLessThanOrEqual(scratch["\(driver).scratch"]! / threads, Lowering.speedGroupThreadScratch, "\(label): \(driver)")
             }
         }
     }

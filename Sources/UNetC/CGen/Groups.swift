@@ -96,15 +96,24 @@ extension Lowering {
     /// The most bytes the scratches of a group in the speed schedule may take, every thread's
     /// together: its panels are read from the L3 once per block of output channels. At
     /// 1000x1000 the decoder's full-size group took 1.09x as long as its layers on
-    /// their own on 2 threads (2 x 14.8 MB); at 512x512 (2 x 7.6 MB) 0.97-0.98x.
+    /// their own on 2 threads (2 x 14.8 MB) on Zen 5.
     static let speedGroupScratchBudget = 16 << 20
 
+    /// The most bytes one thread's scratch of a group in the speed schedule may take. The
+    /// classic model's full-size decoder group (`bench/ab.py`, against its layers on their own):
+    /// at 512x512 (7.6 MB a thread) 0.97-0.98x on Zen 5 but 1.07x on 1 thread and 1.16-1.40x
+    /// on 2 on Zen 4 (AVX-512 at half width, the same 1 MB of L2 and 32 MB of L3); at 256x256
+    /// (3.8 MB) 0.965-0.98x on Zen 5, 0.99-1.03x on Zen 4.
+    static let speedGroupThreadScratch = 4 << 20
+
     /// `graph` without the groups of the speed schedule whose scratches take more than
-    /// `speedGroupScratchBudget`: their layers run on their own.
+    /// `speedGroupThreadScratch` a thread or `speedGroupScratchBudget` in all: their layers
+    /// run on their own.
     func withoutLargeGroups() -> Graph {
         var g = graph
         for d in graph.nodes.indices where isGroupDriver(d) && memory == .speed
-            && groupSlots(d) * groupSlotFloats(d) * 4 > Self.speedGroupScratchBudget {
+            && (groupSlotFloats(d) * 4 > Self.speedGroupThreadScratch
+                || groupSlots(d) * groupSlotFloats(d) * 4 > Self.speedGroupScratchBudget) {
             for i in members(d) + pools(d) where i != d { g.nodes[i].fusion = .none }
         }
         return g
