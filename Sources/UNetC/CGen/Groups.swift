@@ -71,8 +71,9 @@ extension Lowering {
     /// reader runs in its band loop. The producer's rows go straight into the reader's panel,
     /// a band at a time, and never to memory, and the reader's input is not packed again; each
     /// thread takes a run of the rows with panels of its own (group.c), as the direct convs
-    /// with rows of their own do. In the classic model: the full-size levels at 256x256 and
-    /// 512x512 (and with Winograd, `--algorithm auto`, none).
+    /// with rows of their own do. In the classic model: the full-size levels at 256x256, the
+    /// encoder's from 512x512 up, where the decoder's group passes `speedGroupThreadScratch`
+    /// (`withoutLargeGroups`); with Winograd, `--algorithm auto`, none.
     func streamingWideLayers(minBytes: Int) -> Graph {
         func direct(_ i: Int) -> Bool { tilings[graph.nodes[i].name]?.algorithm == .direct }
         func wide(_ i: Int) -> Bool {
