@@ -102,7 +102,7 @@ extension Lowering {
 
     /// The most bytes one thread's scratch of a group in the speed schedule may take. The
     /// classic model's full-size decoder group (`bench/ab.py`, against its layers on their own):
-    /// at 512x512 (7.6 MB a thread) 0.97-0.98x on Zen 5 but 1.07x on 1 thread and 1.16-1.40x
+    /// at 512x512 (7.6 MB a thread) 0.97-0.98x on Zen 5 but 1.07x on 1 thread and 1.12-1.46x
     /// on 2 on Zen 4 (AVX-512 at half width, the same 1 MB of L2 and 32 MB of L3); at 256x256
     /// (3.8 MB) 0.965-0.98x on Zen 5, 0.99-1.03x on Zen 4.
     static let speedGroupThreadScratch = 4 << 20
