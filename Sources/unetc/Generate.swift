@@ -22,7 +22,7 @@ struct CodegenOptions: ParsableArguments {
     @Option(help: "speed (every layer stored whole) or min (the smallest arena: each conv streamed into the next a few rows at a time, pools and the final 1x1 fused, decoder outputs written over their skips; see inspect --memory).")
     var memoryMode: MemoryMode = .speed
 
-    @Option(help: "Speed schedule: a direct 3x3 conv whose input (one image, every channel) is at least this many bytes, and which does at most 384 FLOPs per byte of it, computes the layers that feed it a band of rows at a time straight into its packed input, with its max pool in the same loop, each thread on rows of its own: those maps never go to memory. Default 16 MiB, past this machine's L3 (the classic model's full-size levels); smaller for a smaller cache, larger than any map to turn it off.")
+    @Option(help: "Speed schedule: a direct 3x3 conv whose input (one image, every channel) is at least this many bytes, and which does at most 384 FLOPs per byte of it, computes the layers that feed it a band of rows at a time straight into its packed input, with its max pool in the same loop, each thread on rows of its own: those maps never go to memory. A group whose scratch would pass 4 MiB a thread (16 MiB in all) runs its layers on their own. Default 16 MiB, past this machine's L3 (the classic model's full-size levels; the decoder's from 512x512 up on its own); smaller for a smaller cache, larger than any map to turn it off.")
     var streamBytes = GeneratorOptions().streamBytes
 
     @Flag(help: "Write the weights to unet_weights.bin, given to unet_set_weights() at run time, instead of into unet.c (fast to compile; for large models).")

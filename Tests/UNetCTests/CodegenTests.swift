@@ -772,9 +772,10 @@ final class CodegenTests: XCTestCase {
     /// Which layers the speed schedule streams by default: 1 -> 1, base 16, depth 1 (the
     /// full-size level's input 16 channels, a 16-output-channel level's FLOPs per byte). At
     /// 512x512 (16 MiB inputs) the full-size level on both sides, on 1 and 2 threads; at 256x256
-    /// (4 MiB) none; at 2304x2304 also the middle conv, and on 2 threads the decoder's group
-    /// would take 2 x 8.6 MB of scratch, past `speedGroupScratchBudget`, so its layers run on
-    /// their own (on 1 thread they stream); `--stream-bytes` past every map, none.
+    /// (4 MiB) none; at 1024x1024 also the middle conv; at 2304x2304 the decoder's group would
+    /// take 8.6 MB of scratch a thread, past `speedGroupThreadScratch` (and on 2 threads past
+    /// `speedGroupScratchBudget`), so its layers run on their own; `--stream-bytes` past every
+    /// map, none.
     func testSpeedScheduleStreamsTheWideLevels() throws {
         let config = UNetConfig(inChannels: 1, outChannels: 1, base: 16, depth: 1)
         let weights = try ModelWeights(config: config, tensors: config.initialWeights(seed: 1))

@@ -112,9 +112,9 @@ extension Lowering {
     /// run on their own.
     func withoutLargeGroups() -> Graph {
         var g = graph
-        for d in graph.nodes.indices where isGroupDriver(d) && memory == .speed
-            && (groupSlotFloats(d) * 4 > Self.speedGroupThreadScratch
-                || groupSlots(d) * groupSlotFloats(d) * 4 > Self.speedGroupScratchBudget) {
+        for d in graph.nodes.indices where isGroupDriver(d) && memory == .speed {
+            let slot = groupSlotFloats(d) * 4
+            guard slot > Self.speedGroupThreadScratch || groupSlots(d) * slot > Self.speedGroupScratchBudget else { continue }
             for i in members(d) + pools(d) where i != d { g.nodes[i].fusion = .none }
         }
         return g
@@ -320,7 +320,7 @@ extension Lowering {
             w.line("/* \(node.name): rows [y0 - \(level.halo), y0 + \(rb + level.halo)) into the panel of \(graph.nodes[next.node].name) */")
             w.line("{")
             w.indented { w in
-                w.line("ptrdiff_t a = (ptrdiff_t)y0 + (y0 == ys ? -\(level.halo) : \(level.halo)), b = (ptrdiff_t)(ye - y0 < \(rb) ? ye : y0 + \(rb)) + \(level.halo);")
+                w.line(newWindowRows(halo: level.halo, rb: rb))
                 w.line("ptrdiff_t lo = a > 0 ? a : 0, hi = b < \(h) ? b : \(h);")
                 w.line("if (hi < lo) hi = lo;")
                 w.line("if (hi > lo) {")
@@ -381,11 +381,18 @@ extension Lowering {
             "SLOTS": groupSlots(driver), "SLOT_FLOATS": groupSlotFloats(driver)])
     }
 
+    /// The C declaring a and b: the rows [a, b) of a window reaching `halo` rows past the band
+    /// [y0, y0 + rb) that this band computes: the whole window on a run's first band (y0 == ys),
+    /// else the rows past the ones the roll kept; the run ends at ye.
+    func newWindowRows(halo: Int, rb: Int) -> String {
+        "ptrdiff_t a = (ptrdiff_t)y0 + (y0 == ys ? -\(halo) : \(halo)), b = (ptrdiff_t)(ye - y0 < \(rb) ? ye : y0 + \(rb)) + \(halo);"
+    }
+
     /// Declares a and b, the new rows [a, b) of `level`'s input window in this band; rolls the
     /// window's kept rows to the top (later bands) and packs the level's stored inputs there.
     func fillPanel(_ w: inout CWriter, _ level: GroupLevel, rb: Int, sourceName: (Int, Int) -> String?) {
         let hh = level.inputHalo
-        w.line("ptrdiff_t a = (ptrdiff_t)y0 + (y0 == ys ? -\(hh) : \(hh)), b = (ptrdiff_t)(ye - y0 < \(rb) ? ye : y0 + \(rb)) + \(hh);")
+        w.line(newWindowRows(halo: hh, rb: rb))
         if hh > 0 {
             w.line("if (y0 > ys) {")
             w.indented { w in w.line("unet_roll(scratch + \(level.offset), \(level.planes), \(level.plane), \(level.pw), \(rb), \(2 * hh));") }
