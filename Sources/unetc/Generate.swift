@@ -5,10 +5,28 @@ import UNetC
 extension AlgorithmChoice: ExpressibleByArgument {}
 extension MemoryMode: ExpressibleByArgument {}
 
+/// The vector unit the C is arranged for: this machine's unless given (generate, verify, inspect, tune).
+struct VectorOptions: ParsableArguments {
+    @Option(help: "Floats per vector: 16 (AVX-512), 8 (AVX2), 4 (NEON, SSE). Default: this machine's (\(VectorUnit.host.width)).")
+    var vectorWidth: Int?
+
+    @Option(help: "Vector registers: 32 (AVX-512, NEON) or 16 (AVX2, SSE); the register tiles are sized to fit them. Default: this machine's (\(VectorUnit.host.registers)).")
+    var vectorRegisters: Int?
+
+    func validate() throws {
+        if let v = vectorWidth, ![1, 2, 4, 8, 16, 32].contains(v) { throw ValidationError("--vector-width must be 1, 2, 4, 8, 16 or 32") }
+        if let r = vectorRegisters, !(16...64).contains(r) { throw ValidationError("--vector-registers must be 16 to 64") }
+    }
+
+    /// The vector unit: the options where given, else this machine's.
+    var unit: VectorUnit {
+        VectorUnit(width: vectorWidth ?? VectorUnit.host.width, registers: vectorRegisters ?? VectorUnit.host.registers)
+    }
+}
+
 /// Options that shape the generated C.
 struct CodegenOptions: ParsableArguments {
-    @Option(help: "Floats per vector: 16 (AVX-512), 8 (AVX2), 4 (NEON, SSE).")
-    var vectorWidth = 16
+    @OptionGroup var vector: VectorOptions
 
     @Option(help: "Per-layer tiling from `unetc tune` (JSON).")
     var tuning: String?
@@ -35,7 +53,8 @@ struct CodegenOptions: ParsableArguments {
     /// `input` (N, C, H, W), when known, is checked against the shape a tuning file was made for.
     func generatorOptions(source: String, input: Shape? = nil) throws -> GeneratorOptions {
         var o = GeneratorOptions()
-        o.vectorWidth = vectorWidth
+        o.vectorWidth = vector.unit.width
+        o.vectorRegisters = vector.unit.registers
         o.externalWeights = externalWeights
         o.algorithm = algorithm
         o.winogradTile = winogradTile
@@ -44,7 +63,7 @@ struct CodegenOptions: ParsableArguments {
         o.sourceName = URL(fileURLWithPath: source).lastPathComponent
         if let path = tuning {
             let file = try TuningFile.read(path: path)
-            for warning in file.mismatches(vectorWidth: vectorWidth, input: input) { warn("\(path): \(warning)") }
+            for warning in file.mismatches(vectorWidth: o.vectorWidth, input: input) { warn("\(path): \(warning)") }
             o.tiling = file.tiling
         }
         return o

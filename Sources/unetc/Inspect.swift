@@ -42,7 +42,7 @@ struct Inspect: ParsableCommand {
             let layers = program.graph.nodes.filter { program.tilings[$0.name] != nil }
             if json {
                 var file = TuningFile(machine: TuningFile.thisMachine(), compiler: "", flags: [],
-                                      vectorWidth: codegen.vectorWidth, tiling: program.tilings)
+                                      vectorWidth: codegen.vector.unit.width, tiling: program.tilings)
                 file.input = "\(input)"
                 file.model = "\(weights.config)"
                 print(try file.json(), terminator: "")

@@ -46,8 +46,7 @@ struct Tune: ParsableCommand {
     @Option(help: "Timed runs of each program in the final check, default vs tuned.")
     var finalRepetitions = 9
 
-    @Option(help: "Floats per vector: 16 (AVX-512), 8 (AVX2), 4 (NEON, SSE).")
-    var vectorWidth = 16
+    @OptionGroup var vector: VectorOptions
 
     @Option(help: "The algorithm of the defaults tuned against, as `generate` takes it: direct, winograd or auto (every candidate of both is searched).")
     var algorithm: AlgorithmChoice = .auto
@@ -77,7 +76,8 @@ struct Tune: ParsableCommand {
         options.threads = threads
         options.repetitions = repetitions
         options.finalRepetitions = finalRepetitions
-        options.vectorWidth = vectorWidth
+        options.vectorWidth = vector.unit.width
+        options.vectorRegisters = vector.unit.registers
         options.algorithm = algorithm
         options.winogradTile = winogradTile
         options.cc = cc

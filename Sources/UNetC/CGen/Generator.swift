@@ -9,6 +9,10 @@ import Foundation
 public struct GeneratorOptions: Sendable {
     /// Floats per vector: 16 for AVX-512, 8 for AVX2, 4 for NEON/SSE.
     public var vectorWidth = 16
+    /// Vector registers: 32 for AVX-512 and NEON, 16 for AVX2 and SSE. The register tiles hold
+    /// about 24 accumulators with 32, 12 with fewer (`Tiling.tiles3`). `VectorUnit.host` has
+    /// this machine's width and registers.
+    public var vectorRegisters = 32
     /// Per-layer tiling that overrides the defaults, keyed by node name.
     public var tiling: [String: LayerTiling] = [:]
     /// The passes to run before lowering.
@@ -155,15 +159,16 @@ public enum Generator {
     }
 
     static func lowering(_ graph: Graph, weights: ModelWeights, options: GeneratorOptions) throws -> Lowering {
-        let v = options.vectorWidth
+        let v = options.vectorWidth, registers = options.vectorRegisters
         guard [1, 2, 4, 8, 16, 32].contains(v) else { throw GraphError("vector width \(v) is not 1, 2, 4, 8, 16 or 32") }
+        guard (16...64).contains(registers) else { throw GraphError("vector registers \(registers) is not 16 to 64") }
         guard options.threads >= 1 else { throw GraphError("thread count \(options.threads) is not 1 or more") }
         guard [0, 2, 4].contains(options.winogradTile) else {
             throw GraphError("Winograd tile \(options.winogradTile) is not 2 or 4 (or 0: per layer)")
         }
         var tilings: [String: LayerTiling] = [:]
         for node in graph.nodes {
-            guard var d = Tiling.defaults(node, in: graph, vectorWidth: v) else { continue }
+            guard var d = Tiling.defaults(node, in: graph, vectorWidth: v, registers: registers) else { continue }
             let winograd: Bool
             switch options.algorithm {
             case .direct: winograd = false
@@ -172,14 +177,15 @@ public enum Generator {
             }
             if winograd {
                 let m = options.winogradTile == 0 ? Tiling.winogradTile(node, memory: options.memory) : options.winogradTile
-                d = Tiling.winogradDefaults(node, in: graph, vectorWidth: v, m: m, memory: options.memory,
+                d = Tiling.winogradDefaults(node, in: graph, vectorWidth: v, registers: registers, m: m, memory: options.memory,
                                             threads: options.threads)
             }
             let t = options.tiling[node.name] ?? d
             try Tiling.validate(t, for: node)
             tilings[node.name] = t
         }
-        return Lowering(graph: graph, weights: weights, v: v, threads: options.threads, memory: options.memory, tilings: tilings)
+        return Lowering(graph: graph, weights: weights, v: v, registers: registers, threads: options.threads,
+                        memory: options.memory, tilings: tilings)
     }
 }
 
@@ -188,6 +194,8 @@ struct Lowering {
     let graph: Graph
     let weights: ModelWeights
     let v: Int
+    /// Vector registers (`GeneratorOptions.vectorRegisters`).
+    let registers: Int
     /// Scratches for threads with bands of their own (`GeneratorOptions.threads`).
     let threads: Int
     /// `.min`: groups share every band among the threads, with one scratch (`groupSlots`).
@@ -212,8 +220,10 @@ struct Lowering {
     var calls = CWriter()
     var flops = 0
 
-    init(graph: Graph, weights: ModelWeights, v: Int, threads: Int, memory: MemoryMode, tilings: [String: LayerTiling]) {
-        self.graph = graph; self.weights = weights; self.v = v; self.threads = threads; self.memory = memory
+    init(graph: Graph, weights: ModelWeights, v: Int, registers: Int, threads: Int, memory: MemoryMode,
+         tilings: [String: LayerTiling]) {
+        self.graph = graph; self.weights = weights; self.v = v; self.registers = registers; self.threads = threads
+        self.memory = memory
         self.tilings = tilings
         self.users = graph.users()
         self.schedule = Schedule(graph)
@@ -221,8 +231,8 @@ struct Lowering {
         // defaults' row tiles where the flat ones were the defaults (their bands are for flat
         // panels), else the same tiles by rows.
         for (i, node) in graph.nodes.enumerated() where tilings[node.name]?.flat == true && !standalone(i) {
-            if tilings[node.name] == Tiling.defaults(node, in: graph, vectorWidth: v) {
-                self.tilings[node.name] = Tiling.defaults(node, in: graph, vectorWidth: v, flat: false)
+            if tilings[node.name] == Tiling.defaults(node, in: graph, vectorWidth: v, registers: registers) {
+                self.tilings[node.name] = Tiling.defaults(node, in: graph, vectorWidth: v, registers: registers, flat: false)
             } else {
                 self.tilings[node.name]!.flat = false
             }

@@ -95,9 +95,20 @@ public enum Tiling {
     /// of the peak, 3.3x slower than with the tile the cost model picks next (the model 1.13x).
     /// Where it kept them in registers (384x384, 768x768) it was 1.01x faster. Narrower vectors
     /// keep it: the embedded builds' arenas in `--memory-mode min` are 10 KiB smaller with it.
-    static func tiles3(vectorWidth v: Int) -> [(r: Int, nr: Int, nv: Int)] {
-        v >= 16 ? tiles3.filter { !($0.r == 8 && $0.nr == 1 && $0.nv == 3) } : tiles3
+    static func tiles3(vectorWidth v: Int, registers: Int = 32) -> [(r: Int, nr: Int, nv: Int)] {
+        guard registers >= 32 else { return tiles3Few }
+        return v >= 16 ? tiles3.filter { !($0.r == 8 && $0.nr == 1 && $0.nv == 3) } : tiles3
     }
+    /// The register tiles for 16 vector registers (AVX2, SSE): 12 accumulators, with the inputs
+    /// and a broadcast 15 or 16 registers. The 32-register tiles (24 accumulators) spill there:
+    /// on a Zen 3 (AVX2) the classic model at 256x256 took 1.87x as long with them as with
+    /// 6 x 1 x 2 (`bench/ab.py`, 1 thread, vectors of 8). Of these, 6 x 1 x 2 and 6 x 2 x 1 took
+    /// about the same time, 4 x 3 x 1 1.18x, 4 x 1 x 3 1.27x, and 12 x 1 x 1 (14 registers)
+    /// 1.39x: the cost model below ranks them so.
+    static let tiles3Few: [(r: Int, nr: Int, nv: Int)] = [(6, 1, 2), (6, 2, 1), (4, 3, 1), (4, 1, 3)]
+    /// Accumulators a tile of a transposed conv or a small conv may hold: 24 of 32 registers,
+    /// 12 of 16.
+    static func accumulators(registers: Int) -> Int { registers >= 32 ? 24 : 12 }
     /// Output rows a band of a wide map should hold at least (the channel chunk shrinks for it).
     static let minBandRows = 12
     /// The smallest channel chunk `minBandRows` may ask for.
@@ -142,14 +153,15 @@ public enum Tiling {
 
     /// The default tiling for node `node` of `graph`, for vectors of `v` floats; nil for
     /// ops that have no tiling. `flat` false: row tiles only (for a layer inside a group).
-    public static func defaults(_ node: Node, in graph: Graph, vectorWidth v: Int, flat allowFlat: Bool = true) -> LayerTiling? {
+    public static func defaults(_ node: Node, in graph: Graph, vectorWidth v: Int, registers: Int = 32,
+                                flat allowFlat: Bool = true) -> LayerTiling? {
         let cin = node.inputs.reduce(0) { $0 + graph.nodes[$1].shape.c }
         switch node.op {
         case .conv(let k, let p, _):
             let (h, w, cout) = (node.shape.h, node.shape.w, node.shape.c)
             let vectors = (w + v - 1) / v
             var best = (r: 16, nr: 1, nv: 1), bestCost = Double.infinity, flat = false
-            for t in tiles3(vectorWidth: v) {
+            for t in tiles3(vectorWidth: v, registers: registers) {
                 // FMAs issued per useful one (the padding of cout, rows and columns), times the
                 // loads each FMA costs (a broadcast per channel, a vector per row and column).
                 let coutPadding = blockPadding(cout, block: t.r)
@@ -172,7 +184,10 @@ public enum Tiling {
                 }
             }
             var (r, nr, nv) = best
-            if cout < r { r = cout; nr = 1; nv = min(4, vectors); flat = false }
+            if cout < r {
+                r = cout; nr = 1; flat = false
+                nv = min(registers >= 32 ? 4 : min(4, max(1, accumulators(registers: registers) / r)), vectors)
+            }
             // A 1x1 conv whose tiles divide its rows reads its input in place, unpacked
             // (`Lowering.readsInPlace`): 2 vectors where 4 would leave a part tile (the classic
             // model's output at 992 columns).
@@ -206,15 +221,19 @@ public enum Tiling {
             // 80) 0.87x.
             let one = panelWidth(w: src.w, p: 0, tileWidth: v, flat: false)
             let two = panelWidth(w: src.w, p: 0, tileWidth: 2 * v, flat: false)
-            let nv = Double(two) <= transposedOneVectorCost * Double(one) ? 2 : 1, r = min(nv == 2 ? 3 : 6, node.shape.c)
+            // With 16 registers, 3 x 1 (12 accumulators): 3 x 2 would leave one output channel.
+            let few = registers < 32
+            let nv = !few && Double(two) <= transposedOneVectorCost * Double(one) ? 2 : 1
+            let r = min(few ? 3 : nv == 2 ? 3 : 6, node.shape.c)
             let rb = transposedBandRows(cin: cin, inH: src.h, inW: src.w, nv: nv, v: v)
-            // Flat tiles (3 x 2 vectors of a band's pixels), where rounding each row up to whole
-            // vectors costs more than their stores: the small maps.
-            let flatRows = transposedBandRows(cin: cin, inH: src.h, inW: src.w, nv: 2, v: v, flat: true)
-            let flatCost = flatPadding(h: flatRows, w: src.w, p: 0, tileWidth: 2 * v) * flatOverhead(cin: cin, k: 2, v: v)
-            let rowCost = Double(nv == 2 ? two : one) / Double(src.w) * (nv == 2 ? 1 : transposedOneVectorCost)
+            // Flat tiles (3 x 2 vectors of a band's pixels, 3 x 1 with 16 registers), where
+            // rounding each row up to whole vectors costs more than their stores: the small maps.
+            let flatNV = few ? 1 : 2
+            let flatRows = transposedBandRows(cin: cin, inH: src.h, inW: src.w, nv: flatNV, v: v, flat: true)
+            let flatCost = flatPadding(h: flatRows, w: src.w, p: 0, tileWidth: flatNV * v) * flatOverhead(cin: cin, k: 2, v: v)
+            let rowCost = Double(nv == 2 ? two : one) / Double(src.w) * (nv == 2 || few ? 1 : transposedOneVectorCost)
             if allowFlat && node.shape.c >= 3 && src.h * src.w >= 2 * v && flatCost < rowCost {
-                return LayerTiling(r: 3, nv: 2, rb: flatRows, flat: true)
+                return LayerTiling(r: 3, nv: flatNV, rb: flatRows, flat: true)
             }
             return LayerTiling(r: r, nv: nv, rb: rb)
         case .input, .relu, .maxPool, .crop, .view, .concat, .output:
@@ -275,6 +294,8 @@ public enum Tiling {
 
     /// GEMM register tiles (r output channels, nv vectors of tiles) for Winograd.
     static let winogradTiles: [(r: Int, nv: Int)] = [(8, 3), (12, 2), (6, 4), (16, 1), (8, 2)]
+    /// And for 16 vector registers (AVX2, SSE): 12 accumulators or 8.
+    static let winogradTilesFew: [(r: Int, nv: Int)] = [(6, 2), (4, 3), (12, 1), (8, 1)]
 
     /// The default Winograd tiling of a 3x3 pad-1 conv with output tile `m` (2 or 4), for the
     /// memory mode `memory` and a unet.c generated for `threads` threads. In speed mode with 2
@@ -282,14 +303,14 @@ public enum Tiling {
     /// as high, twice as many: at 256x256 the three such layers with 128x128 maps took
     /// 0.87-0.92x the time with 8 rows per band instead of 16 (2 threads, `bench/ab.py`), as
     /// the tuner had found.
-    public static func winogradDefaults(_ node: Node, in graph: Graph, vectorWidth v: Int, m: Int,
+    public static func winogradDefaults(_ node: Node, in graph: Graph, vectorWidth v: Int, registers: Int = 32, m: Int,
                                         memory: MemoryMode = .speed, threads: Int = 1) -> LayerTiling {
-        let shared = winogradDefaults(node, in: graph, vectorWidth: v, m: m, memory: memory, ownBands: false)
+        let shared = winogradDefaults(node, in: graph, vectorWidth: v, registers: registers, m: m, memory: memory, ownBands: false)
         guard threads > 1, memory == .speed, threadBands(node, in: graph, shared) else { return shared }
-        return winogradDefaults(node, in: graph, vectorWidth: v, m: m, memory: memory, ownBands: true)
+        return winogradDefaults(node, in: graph, vectorWidth: v, registers: registers, m: m, memory: memory, ownBands: true)
     }
 
-    private static func winogradDefaults(_ node: Node, in graph: Graph, vectorWidth v: Int, m: Int,
+    private static func winogradDefaults(_ node: Node, in graph: Graph, vectorWidth v: Int, registers: Int, m: Int,
                                          memory: MemoryMode, ownBands: Bool) -> LayerTiling {
         let cin = node.inputs.reduce(0) { $0 + graph.nodes[$1].shape.c }
         let (h, w, cout) = (node.shape.h, node.shape.w, node.shape.c)
@@ -309,8 +330,9 @@ public enum Tiling {
         let bands = (yt + maxRows - 1) / maxRows
         let tr = (yt + bands - 1) / bands
         let tiles = tr * xt
-        var best = winogradTiles[0], bestCost = Double.infinity
-        for t in winogradTiles {
+        let shapes = registers >= 32 ? winogradTiles : winogradTilesFew
+        var best = shapes[0], bestCost = Double.infinity
+        for t in shapes {
             let padded = blockPadding(cout, block: t.r)
                 * Double(((tiles + t.nv * v - 1) / (t.nv * v)) * t.nv * v) / Double(tiles)
             let loads = Double(t.r + t.nv) / Double(t.r * t.nv)
@@ -328,7 +350,7 @@ public enum Tiling {
         // threads, 0.975x at 512x512; on Cout 256 and 512, which 24 pads by 3%, 16 x 1 was
         // 1.02-1.2x slower).
         let blockBytes = a * a * cin * v * 4
-        if m == 4 && blockBytes <= winogradBlockBudget && 2 * blockBytes > winogradBlockBudget {
+        if registers >= 32 && m == 4 && blockBytes <= winogradBlockBudget && 2 * blockBytes > winogradBlockBudget {
             let padded = { (r: Int) in Double((cout + r - 1) / r * r) }
             (r, nv) = padded(24) > 1.05 * padded(16) ? (16, 1) : (24, 1)
         }

@@ -51,6 +51,7 @@ final class TuneBench {
     let graph: Graph
     let weights: ModelWeights
     let vectorWidth: Int
+    let vectorRegisters: Int
     let cc: String
     let flags: [String]
     let threads: Int?
@@ -61,8 +62,9 @@ final class TuneBench {
     /// Seconds the last compile of a variant took.
     private(set) var compileSeconds = 0.0
 
-    init(graph: Graph, weights: ModelWeights, input: Tensor, vectorWidth: Int, cc: String, flags: [String], threads: Int?) throws {
-        self.graph = graph; self.weights = weights; self.vectorWidth = vectorWidth
+    init(graph: Graph, weights: ModelWeights, input: Tensor, vectorWidth: Int, vectorRegisters: Int, cc: String,
+         flags: [String], threads: Int?) throws {
+        self.graph = graph; self.weights = weights; self.vectorWidth = vectorWidth; self.vectorRegisters = vectorRegisters
         self.cc = cc; self.flags = flags; self.threads = threads
         directory = try Toolchain.temporaryDirectory()
         mainObject = directory + "/main.o"
@@ -88,6 +90,7 @@ final class TuneBench {
         if let v = variants.first(where: { $0.slot == slot && $0.tiling == tiling }) { return v }
         var options = GeneratorOptions()
         options.vectorWidth = vectorWidth
+        options.vectorRegisters = vectorRegisters
         options.tiling = tiling
         options.externalWeights = true
         options.sourceName = "unetc tune"

@@ -93,8 +93,9 @@ public struct TuneCache: Codable, Sendable {
     }
 
     /// The environment key: what a layer's timing depends on besides its shape.
-    public static func environmentKey(machine: String, compiler: String, flags: [String], vectorWidth: Int, threads: Int?) -> String {
-        "\(machine) | \(compiler) | \(flags.joined(separator: " ")) | v\(vectorWidth) | threads \(threads.map(String.init) ?? "default") | kernels \(kernelFingerprint())"
+    public static func environmentKey(machine: String, compiler: String, flags: [String], vectorWidth: Int,
+                                      registers: Int = 32, threads: Int?) -> String {
+        "\(machine) | \(compiler) | \(flags.joined(separator: " ")) | v\(vectorWidth)\(registers == 32 ? "" : " r\(registers)") | threads \(threads.map(String.init) ?? "default") | kernels \(kernelFingerprint())"
     }
 
     /// A hash of the templates the kernels come from: a change to them invalidates the timings.

@@ -38,9 +38,10 @@ public struct TuneLayer: Sendable {
 
     /// The layers of `graph` that have a tiling, in order; their defaults from `defaults` (the
     /// tilings of a program generated without a tuning file), else the direct ones.
-    public static func all(in graph: Graph, vectorWidth v: Int, defaults: [String: LayerTiling] = [:]) -> [TuneLayer] {
+    public static func all(in graph: Graph, vectorWidth v: Int, registers: Int = 32,
+                           defaults: [String: LayerTiling] = [:]) -> [TuneLayer] {
         graph.nodes.enumerated().compactMap { i, node in
-            guard let direct = Tiling.defaults(node, in: graph, vectorWidth: v) else { return nil }
+            guard let direct = Tiling.defaults(node, in: graph, vectorWidth: v, registers: registers) else { return nil }
             let cin = node.inputs.reduce(0) { $0 + graph.nodes[$1].shape.c }
             let src = graph.nodes[node.inputs[0]].shape
             let sources = node.inputs.map { j -> String in
@@ -51,7 +52,7 @@ public struct TuneLayer: Sendable {
             let key = "\(node.op.mnemonic)(\(sources.joined(separator: ", "))) -> \(node.shape)"
             var winograd: [Int: LayerTiling] = [:]
             if Tiling.winogradApplies(node) {
-                for m in [2, 4] { winograd[m] = Tiling.winogradDefaults(node, in: graph, vectorWidth: v, m: m) }
+                for m in [2, 4] { winograd[m] = Tiling.winogradDefaults(node, in: graph, vectorWidth: v, registers: registers, m: m) }
             }
             return TuneLayer(index: i, name: node.name, op: node.op, shape: node.shape, cin: cin,
                              inH: src.h, inW: src.w, defaultTiling: defaults[node.name] ?? direct, directDefault: direct,
@@ -63,10 +64,13 @@ public struct TuneLayer: Sendable {
 public enum TuneSpace {
     /// Register-tile output channels tried.
     static let rs = [4, 6, 8, 12, 16, 24]
-    /// Accumulators a tile may hold: with its input vectors and a broadcast, at most 32
-    /// vector registers (AVX-512 and NEON have 32).
-    public static let maxAccumulators = 28
-    static let registers = 32
+    /// Accumulators a tile may hold with `registers` vector registers: 28 of 32 (AVX-512, NEON),
+    /// 12 of 16 (AVX2, SSE). With its input vectors and a broadcast a tile must also fit the
+    /// registers.
+    public static func maxAccumulators(registers: Int) -> Int { registers - 4 }
+    /// The fewest accumulators a tile holds, unless the layer is that small: 12 of 32
+    /// registers, 6 of 16.
+    static func minAccumulators(registers: Int) -> Int { registers * 3 / 8 }
     /// Tile shapes tried before the bands and chunks are refined (the rest come after).
     public static let maxShapes = 12
 
@@ -91,11 +95,12 @@ public enum TuneSpace {
 
     /// Tile shapes, ranked by the cost model, each with its own bands and chunks: the first
     /// `limit` (all for nil). Excludes nothing; the caller skips what it has tried.
-    public static func shapes(for layer: TuneLayer, vectorWidth v: Int, limit: Int? = maxShapes) -> [LayerTiling] {
-        var lists = [directShapes(for: layer, vectorWidth: v)]
+    public static func shapes(for layer: TuneLayer, vectorWidth v: Int, registers: Int = 32,
+                              limit: Int? = maxShapes) -> [LayerTiling] {
+        var lists = [directShapes(for: layer, vectorWidth: v, registers: registers)]
         var firsts = [layer.directDefault]
         if layer.winogradApplies {
-            lists.append(winogradShapes(for: layer, vectorWidth: v))
+            lists.append(winogradShapes(for: layer, vectorWidth: v, registers: registers))
             firsts += [layer.preferredWinogradTile, 6 - layer.preferredWinogradTile].compactMap { layer.winogradDefaults[$0] }
         }
         // Each algorithm's defaults, then the algorithms' ranked shapes in turn.
@@ -107,7 +112,8 @@ public enum TuneSpace {
     }
 
     /// Direct tile shapes, best first by the cost model.
-    static func directShapes(for layer: TuneLayer, vectorWidth v: Int) -> [LayerTiling] {
+    static func directShapes(for layer: TuneLayer, vectorWidth v: Int, registers: Int) -> [LayerTiling] {
+        let maxAccumulators = maxAccumulators(registers: registers), fewest = minAccumulators(registers: registers)
         let vectors = (layer.inW + v - 1) / v
         var rs = rs.filter { $0 <= layer.shape.c }
         if layer.shape.c < 24 && !rs.contains(layer.shape.c) { rs.append(layer.shape.c) }
@@ -121,7 +127,7 @@ public enum TuneSpace {
                         let acc = r * nr * nv
                         guard acc <= maxAccumulators, acc + nr * nv + 1 <= registers else { continue }
                         // Too small a tile wastes the registers, unless the layer is that small.
-                        guard acc >= min(12, cout * min(h, 4) * vectors) else { continue }
+                        guard acc >= min(fewest, cout * min(h, 4) * vectors) else { continue }
                         let padded = coutPadding
                             * Double(((h + nr - 1) / nr) * nr) / Double(h)
                             * Double(((vectors + nv - 1) / nv) * nv * v) / Double(w)
@@ -134,7 +140,7 @@ public enum TuneSpace {
                 let p = layer.padding, pixels = h * (w + 2 * p)
                 for nv in 1...4 where p > 0 && nv <= (pixels + v - 1) / v && r * nv <= maxAccumulators
                     && r * nv + nv + 1 <= registers {
-                    guard r * nv >= min(12, cout * min(h, 4) * vectors) else { continue }
+                    guard r * nv >= min(fewest, cout * min(h, 4) * vectors) else { continue }
                     let padded = coutPadding
                         * Tiling.flatPadding(h: h, w: w, p: p, tileWidth: nv * v)
                         * Tiling.flatOverhead(cin: layer.cin, k: layer.kernel, v: v)
@@ -170,7 +176,8 @@ public enum TuneSpace {
     /// Winograd GEMM tiles (r output channels x nv vectors of transformed tiles), best first by
     /// the cost model, each for the output tile `auto` prefers and then the other, with the
     /// bands of that tile's default.
-    static func winogradShapes(for layer: TuneLayer, vectorWidth v: Int) -> [LayerTiling] {
+    static func winogradShapes(for layer: TuneLayer, vectorWidth v: Int, registers: Int) -> [LayerTiling] {
+        let maxAccumulators = maxAccumulators(registers: registers), fewest = minAccumulators(registers: registers)
         let cout = layer.shape.c
         var rs = rs.filter { $0 <= cout }
         if cout < 24 && !rs.contains(cout) { rs.append(cout) }
@@ -179,7 +186,7 @@ public enum TuneSpace {
         for r in rs {
             for nv in 1...4 {
                 let acc = r * nv
-                guard acc <= maxAccumulators, acc + nv + 1 <= registers, acc >= min(12, cout * 4) else { continue }
+                guard acc <= maxAccumulators, acc + nv + 1 <= registers, acc >= min(fewest, cout * 4) else { continue }
                 // Tiles per band with the preferred output tile.
                 guard let d = layer.winogradDefaults[ms[0]] else { continue }
                 let m = d.nr, tiles = (d.rb / m) * ((layer.shape.w + m - 1) / m)

@@ -23,6 +23,8 @@ public struct TuneOptions {
     /// Untimed runs of each program before the timed ones.
     public var warmups = 1
     public var vectorWidth = 16
+    /// Vector registers (`GeneratorOptions.vectorRegisters`): the tiles tried fit them.
+    public var vectorRegisters = 32
     /// The algorithm and Winograd output tile of the defaults, as `generate` takes them: the
     /// defaults are what `generate` gives with these and no tuning file.
     public var algorithm = AlgorithmChoice.auto
@@ -145,11 +147,13 @@ public final class Tuner {
         // The defaults: the tilings of the program `generate` writes without a tuning file.
         var generator = GeneratorOptions()
         generator.vectorWidth = options.vectorWidth
+        generator.vectorRegisters = options.vectorRegisters
         generator.algorithm = options.algorithm
         generator.winogradTile = options.winogradTile
         generator.externalWeights = true
         let defaults = try Generator.lower(graph, weights: weights, options: generator).tilings
-        layers = TuneLayer.all(in: graph, vectorWidth: options.vectorWidth, defaults: defaults)
+        layers = TuneLayer.all(in: graph, vectorWidth: options.vectorWidth, registers: options.vectorRegisters,
+                               defaults: defaults)
         input = Verifier.randomInput(plain.input.shape, seed: options.seed)
         guard options.repetitions >= 1, options.finalRepetitions >= 1, options.warmups >= 0 else {
             throw ToolError("repetitions must be at least 1")
@@ -236,7 +240,8 @@ public final class Tuner {
         let compiler = Self.describe(compiler: cc)
         let machine = TuningFile.thisMachine()
         let environment = TuneCache.environmentKey(machine: machine, compiler: compiler, flags: flags,
-                                                   vectorWidth: options.vectorWidth, threads: options.threads)
+                                                   vectorWidth: options.vectorWidth, registers: options.vectorRegisters,
+                                                   threads: options.threads)
         var cache = TuneCache()
         if let path = options.cachePath { cache = try TuneCache.read(path: path) }
         let cached = cache.environments[environment] ?? [:]
@@ -249,7 +254,8 @@ public final class Tuner {
 
         var searches = layers.map { layer -> Search in
             let d = layer.defaultTiling
-            let shapes = TuneSpace.shapes(for: layer, vectorWidth: options.vectorWidth, limit: nil)
+            let shapes = TuneSpace.shapes(for: layer, vectorWidth: options.vectorWidth, registers: options.vectorRegisters,
+                                          limit: nil)
             var s = Search(layer: layer, incumbent: d, queue: Array(shapes.prefix(TuneSpace.maxShapes)),
                            tried: [TuneSpace.normalize(d, for: layer)])
             s.extra = Array(shapes.dropFirst(TuneSpace.maxShapes))
@@ -269,6 +275,7 @@ public final class Tuner {
         }
 
         let bench = try TuneBench(graph: graph, weights: weights, input: input, vectorWidth: options.vectorWidth,
+                                  vectorRegisters: options.vectorRegisters,
                                   cc: cc, flags: flags, threads: options.threads)
         var rounds = 0, triedTotal = 0, rejected = 0, failures = 0
         var measured: [MeasuredCandidate] = []
