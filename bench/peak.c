@@ -3,10 +3,11 @@
  *   /usr/bin/clang-14 -O3 -march=native -ffp-contract=fast -fopenmp peak.c -o peak
  *   ./peak [max_threads] [seconds_per_trial]
  *
- * Portable C with GNU vector extensions: 16 independent 64-byte accumulators per thread
- * (an FMA has ~4 cycles latency and 2 issue per cycle, so >= 8 chains are needed to saturate
- * the pipes); each step is acc = acc * m + a, which clang contracts into one vfmadd per
- * vector. Every thread runs the same loop; GFLOP/s = 2 * 16 lanes * FMAs / wall time,
+ * Portable C with GNU vector extensions: 16 independent accumulators of the widest vector per
+ * thread (12 where there are 16 registers; an FMA has ~4 cycles latency and 2 issue per
+ * cycle, so >= 8 chains are needed to saturate the pipes); each step is acc = acc * m + a,
+ * which clang contracts into one vfmadd per vector. Every thread runs the same loop;
+ * GFLOP/s = 2 * lanes * FMAs / wall time,
  * best of a few trials (the machine may be shared). Prints one line per thread count:
  *   threads=1 gflops=281.3 ...
  */
@@ -17,9 +18,23 @@
 #include <omp.h>
 #endif
 
-typedef float v16 __attribute__((vector_size(64)));
+/* The widest vectors the target has, and as many accumulators as leave room in its registers
+ * for m and a: 16 of 32 AVX-512 registers; 12 of 16 with AVX/AVX2 (16 there would spill:
+ * half the FLOP/s on a Zen 3) or SSE. */
+#if defined(__AVX512F__)
 #define LANES 16
 #define NACC 16
+#elif defined(__AVX__)
+#define LANES 8
+#define NACC 12
+#elif defined(__aarch64__)
+#define LANES 4
+#define NACC 16
+#else
+#define LANES 4
+#define NACC 12
+#endif
+typedef float v16 __attribute__((vector_size(LANES * 4)));
 #define INNER 1024L
 
 static double now(void) {
