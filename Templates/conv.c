@@ -13,14 +13,16 @@ static void {{FN}}_band(const float *panel, size_t rows, float *out, size_t out_
     size_t groups = (rows + {{NR}} - 1) / {{NR}}, c0;
     ptrdiff_t t;
     /* A static schedule over the same count gives each thread the same tiles in every chunk,
-     * so a thread only reads back partial sums it wrote itself: the chunks need no barrier. */
+     * so a thread only reads back partial sums it wrote itself: the chunks need no barrier.
+     * Tile t is block cb of output channels at row group y and column tile xt, the blocks
+     * {{BLOCK_ORDER}}. */
     for (c0 = 0; c0 < {{CIN}}; c0 += {{KC}}) {
         size_t kc = {{CIN}} - c0 < {{KC}} ? {{CIN}} - c0 : {{KC}};
         int first = c0 == 0, last = c0 + kc == {{CIN}};
         UNET_OMP(omp for schedule(static) nowait)
         for (t = 0; t < (ptrdiff_t)({{COB}} * groups * {{XT}}); t++) {
-            size_t cb = (size_t)t / (groups * {{XT}});
-            size_t y = (size_t)t / {{XT}} % groups * {{NR}}, xt = (size_t)t % {{XT}};
+            size_t cb = {{CB_OF_T}};
+            size_t y = {{Y_OF_T}} % groups * {{NR}}, xt = {{XT_OF_T}};
             size_t co = cb * {{R}};
             unet_conv{{K}}_tile_{{R}}x{{NR}}x{{NV}}(panel + c0 * {{PLANE}} + y * {{PW}} + xt * {{TW}}, kc,
                                     {{PLANE}}, {{PW}}, weights + cb * {{WBLOCK}} + c0 * {{KK}},

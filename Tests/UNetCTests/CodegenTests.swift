@@ -355,6 +355,61 @@ final class CodegenTests: XCTestCase {
         }
     }
 
+    /// With 16 vector registers (AVX2, SSE) the default tiles hold 12 accumulators, so that
+    /// with their inputs and a broadcast they fit; the programs still compute the fixtures, on
+    /// both algorithms, at vectors of 8 (AVX2's) and 16 (two registers each, slow but right).
+    func testSixteenRegisterTilesFitAndVerify() throws {
+        let cases: [(String, Int, AlgorithmChoice)] = [("small", 8, .direct), ("small", 8, .winograd),
+                                                        ("odd", 8, .auto), ("batch", 16, .auto)]
+        try concurrently(cases, { name, v, algorithm in
+            try self.verify(try Fixture.load(name)) {
+                $0.generator.vectorWidth = v
+                $0.generator.vectorRegisters = 16
+                $0.generator.algorithm = algorithm
+            }
+        }) { c, report in
+            XCTAssertLessThanOrEqual(report.vsInterpreter.maxAbs, 2e-5, "\(c): \(report.vsInterpreter)")
+            XCTAssertLessThanOrEqual(report.vsReference!.maxAbs, 5e-5, "\(c): \(report.vsReference!)")
+            for node in report.program.graph.nodes {
+                guard let t = report.program.tilings[node.name] else { continue }
+                let registers: Int
+                switch (node.op, t.algorithm) {
+                case (.convTranspose, _): registers = 4 * t.r * t.nv + t.nv + 1
+                case (_, .winograd): registers = t.r * t.nv + t.nv + 1
+                default: registers = t.r * t.nr * t.nv + t.nr * t.nv + 1
+                }
+                XCTAssertLessThanOrEqual(registers, 16, "\(c) \(node.name): \(t)")
+            }
+        }
+        // And at the classic model's sizes, where the 32-register tiles were chosen before.
+        let graph = try Pipeline.run(try UNetConfig.classic.build(batch: 1, height: 256, width: 256))
+        for node in graph.nodes {
+            guard let t = Tiling.defaults(node, in: graph, vectorWidth: 8, registers: 16) else { continue }
+            if case .convTranspose = node.op {
+                XCTAssertEqual(4 * t.r * t.nv, 12, "\(node.name): \(t)")
+            } else if node.shape.c >= 6 {
+                XCTAssertEqual(t.r * t.nr * t.nv, 12, "\(node.name): \(t)")
+            }
+            if Tiling.winogradApplies(node) {
+                let w = Tiling.winogradDefaults(node, in: graph, vectorWidth: 8, registers: 16, m: 4)
+                XCTAssertEqual(w.r * w.nv, 12, "\(node.name): \(w)")
+            }
+        }
+    }
+
+    /// The vector unit read off /proc/cpuinfo's flags (what `-march=native` compiles for).
+    func testVectorUnitFromCPUInfo() {
+        let flags = { (f: String) in "processor\t: 0\nmodel name\t: AMD EPYC\nflags\t\t: fpu sse sse2 \(f) pni\n" }
+        XCTAssertEqual(VectorUnit.from(cpuinfo: flags("avx avx2 fma avx512f avx512bw"), architecture: "x86_64"), .avx512)
+        XCTAssertEqual(VectorUnit.from(cpuinfo: flags("avx avx2 fma"), architecture: "x86_64"), .avx2)
+        XCTAssertEqual(VectorUnit.from(cpuinfo: flags("avx"), architecture: "x86_64"), VectorUnit(width: 8, registers: 16))
+        XCTAssertEqual(VectorUnit.from(cpuinfo: flags("ssse3"), architecture: "x86_64"), .sse)
+        XCTAssertEqual(VectorUnit.from(cpuinfo: flags("avx512_fp16"), architecture: "x86_64"), .sse, "a flag is a whole word")
+        XCTAssertNil(VectorUnit.from(cpuinfo: "", architecture: "x86_64"))
+        XCTAssertEqual(VectorUnit.from(cpuinfo: "", architecture: "aarch64"), .neon)
+        XCTAssertNil(VectorUnit.from(cpuinfo: flags("avx512f"), architecture: "riscv64"))
+    }
+
     func testCustomTilingsExerciseTails() throws {
         // (fixture, vector width, conv tiling); transposed convs get the same r, nv, rb and flat
         // with one-row tiles. Odd sizes: tails in channels (r), rows (rb, nr), columns (nv) and chunks (kc).
@@ -363,6 +418,8 @@ final class CodegenTests: XCTestCase {
             ("odd", 8, LayerTiling(r: 5, nv: 2, rb: 3, nr: 2, kc: 3)),
             ("batch", 16, LayerTiling(r: 1, nv: 3, rb: 1, nr: 3, kc: 1)),
             ("batch", 4, LayerTiling(r: 7, nv: 4, rb: 5, nr: 4, kc: 5)),
+            // The blocks of output channels innermost, with chunks and tails everywhere.
+            ("odd", 8, LayerTiling(r: 5, nv: 2, rb: 3, nr: 2, kc: 3, blocksInner: true)),
             // Flat tiles: chunks (partial sums gathered pixel by pixel), the final 1x1 conv with
             // no pad columns, tiles that cross rows and bands, a last tile past the band; the
             // transposed convs' vectors within a row and across rows.
@@ -402,6 +459,10 @@ final class CodegenTests: XCTestCase {
         assertThrows(try Generator.generate(f.weights, batch: 1, height: 32, width: 32, options: options),
                      containing: ["vector width 3"])
         options = GeneratorOptions()
+        options.vectorRegisters = 8
+        assertThrows(try Generator.generate(f.weights, batch: 1, height: 32, width: 32, options: options),
+                     containing: ["vector registers 8"])
+        options = GeneratorOptions()
         options.tiling = ["down_conv.0.first": LayerTiling(r: 0, nv: 1, rb: 1)]
         assertThrows(try Generator.generate(f.weights, batch: 1, height: 32, width: 32, options: options),
                      containing: ["tiling for down_conv.0.first", "out of range"])
@@ -420,6 +481,12 @@ final class CodegenTests: XCTestCase {
         options.tiling = ["up_conv.1.second": LayerTiling(r: 4, nv: 1, rb: 1, nr: 2, flat: true)]
         assertThrows(try Generator.generate(f.weights, batch: 1, height: 32, width: 32, options: options),
                      containing: ["tiling for up_conv.1.second", "nr=2", "flat", "one row high (nr 1)"])
+        options.tiling = ["up_conv.1.second": LayerTiling(r: 4, nv: 1, rb: 1, flat: true, blocksInner: true)]
+        assertThrows(try Generator.generate(f.weights, batch: 1, height: 32, width: 32, options: options),
+                     containing: ["tiling for up_conv.1.second", "blocks inner", "row tiles"])
+        options.tiling = ["up_sample.1.up": LayerTiling(r: 4, nv: 1, rb: 1, blocksInner: true)]
+        assertThrows(try Generator.generate(f.weights, batch: 1, height: 32, width: 32, options: options),
+                     containing: ["tiling for up_sample.1.up", "blocks inner"])
     }
 
     /// Flat tiles compute each output with the FMAs of row tiles in the same order, so the

@@ -74,15 +74,16 @@ final class TuneTests: XCTestCase {
         let tiny = try Fixture.load("tiny").weights.config
         for (config, size) in [(tiny, 32), (UNetConfig.classic, 256), (UNetConfig.classic, 100)] {
             let graph = try Pipeline.run(try config.build(batch: 1, height: size, width: size))
-            for v in [4, 8, 16] {
-                let layers = TuneLayer.all(in: graph, vectorWidth: v)
+            for (v, registers) in [(4, 32), (8, 32), (16, 32), (4, 16), (8, 16)] {
+                let maxAccumulators = TuneSpace.maxAccumulators(registers: registers)
+                let layers = TuneLayer.all(in: graph, vectorWidth: v, registers: registers)
                 XCTAssertEqual(layers.count, graph.nodes.filter { $0.op.hasWeights }.count)
                 for layer in layers {
                     let node = graph.nodes[layer.index]
-                    let shapes = TuneSpace.shapes(for: layer, vectorWidth: v)
+                    let shapes = TuneSpace.shapes(for: layer, vectorWidth: v, registers: registers)
                     XCTAssertFalse(shapes.isEmpty, "\(layer.name) v \(v)")
                     XCTAssertLessThanOrEqual(shapes.count, TuneSpace.maxShapes)
-                    let all = TuneSpace.shapes(for: layer, vectorWidth: v, limit: nil)
+                    let all = TuneSpace.shapes(for: layer, vectorWidth: v, registers: registers, limit: nil)
                     XCTAssertEqual(Array(all.prefix(shapes.count)), shapes)
                     XCTAssertLessThanOrEqual(all.count, 100)
                     let refined = all.flatMap { TuneSpace.refinements(of: $0, for: layer) }
@@ -98,7 +99,8 @@ final class TuneTests: XCTestCase {
                         XCTAssertNoThrow(try Tiling.validate(t, for: node), "\(layer.name): \(t)")
                         XCTAssertEqual(TuneSpace.normalize(t, for: layer), t, "\(layer.name): \(t) is not normal")
                         if t.algorithm == .winograd {
-                            XCTAssertLessThanOrEqual(t.r * t.nv, TuneSpace.maxAccumulators, "\(layer.name): \(t)")
+                            XCTAssertLessThanOrEqual(t.r * t.nv, maxAccumulators, "\(layer.name): \(t)")
+                            XCTAssertLessThanOrEqual(t.r * t.nv + t.nv + 1, registers, "\(layer.name): \(t)")
                             XCTAssertEqual(t.kc, 0)
                             XCTAssertEqual(t.rb % t.nr, 0, "\(layer.name): \(t)")
                             continue
@@ -109,9 +111,11 @@ final class TuneTests: XCTestCase {
                         XCTAssertLessThanOrEqual(t.nv, max(1, (columns + v - 1) / v), "\(layer.name): \(t)")
                         XCTAssertTrue(!t.flat || t.nr == 1 && (layer.padding > 0 || !layer.isConv), "\(layer.name): \(t)")
                         if layer.isConv {
-                            XCTAssertLessThanOrEqual(t.r * t.nr * t.nv, TuneSpace.maxAccumulators, "\(layer.name): \(t)")
+                            XCTAssertLessThanOrEqual(t.r * t.nr * t.nv, maxAccumulators, "\(layer.name): \(t)")
+                            XCTAssertLessThanOrEqual(t.r * t.nr * t.nv + t.nr * t.nv + 1, registers, "\(layer.name): \(t)")
                         } else {
-                            XCTAssertLessThanOrEqual(4 * t.r * t.nv, TuneSpace.maxAccumulators, "\(layer.name): \(t)")
+                            XCTAssertLessThanOrEqual(4 * t.r * t.nv, maxAccumulators, "\(layer.name): \(t)")
+                            XCTAssertLessThanOrEqual(4 * t.r * t.nv + t.nv + 1, registers, "\(layer.name): \(t)")
                             XCTAssertEqual(t.nr, 1)
                         }
                     }

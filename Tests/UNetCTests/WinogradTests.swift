@@ -200,6 +200,12 @@ final class WinogradTests: XCTestCase {
         let data = try JSONEncoder().encode(w)
         XCTAssertEqual(try JSONDecoder().decode(LayerTiling.self, from: data), w)
         XCTAssertTrue(w.description.hasSuffix(" winograd"))
+        XCTAssertFalse(direct.contains("blocksInner"), direct)
+        let inner = LayerTiling(r: 6, nv: 2, rb: 13, kc: 128, blocksInner: true)
+        let innerData = try JSONEncoder().encode(inner)
+        XCTAssertTrue(String(decoding: innerData, as: UTF8.self).contains(#""blocksInner":true"#))
+        XCTAssertEqual(try JSONDecoder().decode(LayerTiling.self, from: innerData), inner)
+        XCTAssertTrue(inner.description.hasSuffix(" blocks-inner"))
     }
 
     /// The weight transform: G g G^T computes the same 1-D correlation as the direct form.

@@ -530,6 +530,12 @@ struct Lowering {
             "PROWS": conv.rows, "PW": pw, "P": p, "WEIGHTS": wexpr, "BIAS": bexpr, "N": node.shape.n, "H": h, "W": w,
             "COB": cob, "XT": xt, "K": k, "PLANE": plane, "WBLOCK": cin * k * k * t.r, "RELU": relu ? 1 : 0,
             "COUT": cout, "OUT_PLANE": h * w, "IN_BATCH": cin * h * w, "PAD_COLS": 2 * p,
+            // Which index of a tile varies fastest: its column, or with `blocksInner` its block.
+            "CB_OF_T": t.blocksInner ? "(size_t)t % \(cob)" : "(size_t)t / (groups * \(xt))",
+            "Y_OF_T": t.blocksInner ? "(size_t)t / \(cob) / \(xt)" : "(size_t)t / \(xt)",
+            "XT_OF_T": t.blocksInner ? "(size_t)t / \(cob) % \(xt)" : "(size_t)t % \(xt)",
+            "BLOCK_ORDER": t.blocksInner ? "innermost (the panel window of a tile in L1 across them)"
+                : "outermost (a block's weights in L1 across the tiles)",
             "PACK": standalone(i) && !inPlace
                 ? indent(layerPacks(node, plane: plane, pw: pw, pad: p, rowGroup: t.nr, nowait: true), by: 4) : "",
             "THREAD_ROWS": ""]

@@ -27,14 +27,19 @@ public struct LayerTiling: Equatable, Hashable, Sendable, Codable, CustomStringC
     /// Transposed convs likewise over their band's input rows (no pad columns), storing each
     /// pixel's 2x2 outputs where its row puts them.
     public var flat: Bool
+    /// Direct convs with row tiles: a band's tiles take its blocks of `r` output channels
+    /// innermost, so that each tile position's window of the panel chunk stays in L1 while the
+    /// chunk's weights for every block pass, rather than its tile positions, each block's
+    /// weights staying while the whole panel passes (the default with 32 registers).
+    public var blocksInner: Bool
 
     public init(r: Int, nv: Int, rb: Int, nr: Int = 1, kc: Int = 0, algorithm: Algorithm = .direct,
-                flat: Bool = false) {
+                flat: Bool = false, blocksInner: Bool = false) {
         self.r = r; self.nv = nv; self.rb = rb; self.nr = nr; self.kc = kc; self.algorithm = algorithm
-        self.flat = flat
+        self.flat = flat; self.blocksInner = blocksInner
     }
 
-    enum CodingKeys: String, CodingKey { case r, nv, rb, nr, kc, algorithm, flat }
+    enum CodingKeys: String, CodingKey { case r, nv, rb, nr, kc, algorithm, flat, blocksInner }
 
     /// Tuning files written before `nr`, `kc` and `algorithm` existed read as nr 1, kc 0, direct.
     public init(from decoder: Decoder) throws {
@@ -46,10 +51,11 @@ public struct LayerTiling: Equatable, Hashable, Sendable, Codable, CustomStringC
         kc = try c.decodeIfPresent(Int.self, forKey: .kc) ?? 0
         algorithm = try c.decodeIfPresent(Algorithm.self, forKey: .algorithm) ?? .direct
         flat = try c.decodeIfPresent(Bool.self, forKey: .flat) ?? false
+        blocksInner = try c.decodeIfPresent(Bool.self, forKey: .blocksInner) ?? false
     }
 
-    /// Writes `algorithm` only when it is not direct and `flat` only when set, so other
-    /// tilings encode as before.
+    /// Writes `algorithm` only when it is not direct and `flat` and `blocksInner` only when set,
+    /// so other tilings encode as before.
     public func encode(to encoder: Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(r, forKey: .r)
@@ -59,11 +65,12 @@ public struct LayerTiling: Equatable, Hashable, Sendable, Codable, CustomStringC
         try c.encode(kc, forKey: .kc)
         if algorithm != .direct { try c.encode(algorithm, forKey: .algorithm) }
         if flat { try c.encode(flat, forKey: .flat) }
+        if blocksInner { try c.encode(blocksInner, forKey: .blocksInner) }
     }
 
     public var description: String {
         "r=\(r) nr=\(nr) nv=\(nv) rb=\(rb) kc=\(kc)" + (algorithm == .direct ? "" : " \(algorithm.rawValue)")
-            + (flat ? " flat" : "")
+            + (flat ? " flat" : "") + (blocksInner ? " blocks-inner" : "")
     }
 }
 
@@ -100,12 +107,25 @@ public enum Tiling {
         return v >= 16 ? tiles3.filter { !($0.r == 8 && $0.nr == 1 && $0.nv == 3) } : tiles3
     }
     /// The register tiles for 16 vector registers (AVX2, SSE): 12 accumulators, with the inputs
-    /// and a broadcast 15 or 16 registers. The 32-register tiles (24 accumulators) spill there:
-    /// on a Zen 3 (AVX2) the classic model at 256x256 took 1.87x as long with them as with
-    /// 6 x 1 x 2 (`bench/ab.py`, 1 thread, vectors of 8). Of these, 6 x 1 x 2 and 6 x 2 x 1 took
-    /// about the same time, 4 x 3 x 1 1.18x, 4 x 1 x 3 1.27x, and 12 x 1 x 1 (14 registers)
-    /// 1.39x: the cost model below ranks them so.
-    static let tiles3Few: [(r: Int, nr: Int, nv: Int)] = [(6, 1, 2), (6, 2, 1), (4, 3, 1), (4, 1, 3)]
+    /// and a broadcast 15 registers. The 32-register tiles (24 accumulators) spill there: on a
+    /// Zen 3 (AVX2) the classic model at 256x256 took 1.87x as long with them as with 6 x 1 x 2
+    /// (1 thread, vectors of 8). Against 6 x 1 x 2, every conv with the same tile: 6 x 2 x 1
+    /// took 1.0-1.07x, 4 x 3 x 1 1.18x, 4 x 1 x 3 1.27x, 12 x 1 x 1 (14 registers) 1.39x; with
+    /// the blocks inner and chunks of 128 (below), 6 x 2 x 1 1.14x, 4 x 1 x 3 1.13x, 4 x 3 x 1
+    /// 1.25x. The cost model prefers 4-channel tiles where 6 pads the output channels (64, 128),
+    /// so they are left out; 6 x 2 x 1 stays for maps one vector wide.
+    static let tiles3Few: [(r: Int, nr: Int, nv: Int)] = [(6, 1, 2), (6, 2, 1)]
+    /// With 16 registers a direct 3x3 conv's row tiles take the blocks of output channels
+    /// innermost (`LayerTiling.blocksInner`) and sum the input channels in chunks of at most
+    /// this many. A 12-accumulator tile of 6 output channels reads the panel twice as often per
+    /// FMA as a 24-accumulator one of 12, and a band's panel (up to 2 MB on the classic model)
+    /// is more than a Zen 3's 512 KiB L2; a tile position's window of a chunk stays in L1
+    /// across the blocks instead. On the classic model at 256x256 (Zen 3, 1 thread, interleaved
+    /// runs): the blocks inner with chunks of 64 took 0.83x the time of the blocks outer without
+    /// chunks, of 32 0.88x, of 128 0.97x what 64 took; the blocks inner without chunks 1.0x,
+    /// chunks with the blocks outer 1.03-1.11x (the 64x64 layers 1.2-1.45x: their partial sums
+    /// leave the L2 between chunks).
+    static let fewRegistersChunk = 128
     /// Accumulators a tile of a transposed conv or a small conv may hold: 24 of 32 registers,
     /// 12 of 16.
     static func accumulators(registers: Int) -> Int { registers >= 32 ? 24 : 12 }
@@ -210,6 +230,10 @@ public enum Tiling {
             // prefetchers hide; chunks cost a round trip of the partial sums through memory per
             // chunk, and measured 4-5% slower on the classic model at 256x256 and 512x512
             // (1 thread; 2% on 2 threads).
+            if registers < 32 && k == 3 && !flat {
+                return LayerTiling(r: r, nv: nv, rb: rb, nr: nr, kc: cin > fewRegistersChunk ? fewRegistersChunk : 0,
+                                   blocksInner: true)
+            }
             return LayerTiling(r: r, nv: nv, rb: rb, nr: nr, kc: 0, flat: flat)
         case .convTranspose:
             let src = graph.nodes[node.inputs[0]].shape
@@ -491,6 +515,11 @@ public enum Tiling {
         }
         guard (1...64).contains(t.r), (1...8).contains(t.nv), (1...8).contains(t.nr), t.rb >= 1, t.kc >= 0 else {
             throw GraphError("tiling for \(node.name): \(t) is out of range (r 1...64, nv 1...8, nr 1...8, rb >= 1, kc >= 0)")
+        }
+        if t.blocksInner {
+            guard case .conv = node.op, !t.flat else {
+                throw GraphError("tiling for \(node.name): \(t): blocks inner are for direct convs with row tiles")
+            }
         }
         if case .convTranspose = node.op, t.nr != 1 {
             throw GraphError("tiling for \(node.name): \(t): a transposed conv's tiles are one row high (nr 1)")

@@ -132,7 +132,7 @@ public enum TuneSpace {
                             * Double(((h + nr - 1) / nr) * nr) / Double(h)
                             * Double(((vectors + nv - 1) / nv) * nv * v) / Double(w)
                         let loads = Double(r + nr * nv) / Double(acc)
-                        scored.append((padded * (1 + 0.25 * loads), convTiling(r: r, nr: nr, nv: nv, layer: layer, v: v)))
+                        scored.append((padded * (1 + 0.25 * loads), convTiling(r: r, nr: nr, nv: nv, layer: layer, v: v, registers: registers)))
                     }
                 }
                 // One row high over the band's rows flattened (`LayerTiling.flat`): as many
@@ -145,7 +145,7 @@ public enum TuneSpace {
                         * Tiling.flatPadding(h: h, w: w, p: p, tileWidth: nv * v)
                         * Tiling.flatOverhead(cin: layer.cin, k: layer.kernel, v: v)
                     let loads = Double(r + nv) / Double(r * nv)
-                    scored.append((padded * (1 + 0.25 * loads), convTiling(r: r, nr: 1, nv: nv, layer: layer, v: v, flat: true)))
+                    scored.append((padded * (1 + 0.25 * loads), convTiling(r: r, nr: 1, nv: nv, layer: layer, v: v, registers: registers, flat: true)))
                 }
             }
         } else {
@@ -237,15 +237,18 @@ public enum TuneSpace {
     /// Bands and chunks for a conv tile shape, from the defaults' budgets: chunks whose weights
     /// for one tile fill about two thirds of L1, bands whose panel chunk fills half of L2, as
     /// few and as even as that allows. (The defaults take no chunks; starting from chunks, the
-    /// refinements try halving, doubling and none.)
-    static func convTiling(r: Int, nr: Int, nv: Int, layer: TuneLayer, v: Int, flat: Bool = false) -> LayerTiling {
+    /// refinements try halving, doubling and none.) With fewer than 32 registers, row tiles of
+    /// 3x3 convs take the blocks inner, as the defaults do there.
+    static func convTiling(r: Int, nr: Int, nv: Int, layer: TuneLayer, v: Int, registers: Int = 32,
+                           flat: Bool = false) -> LayerTiling {
         let (k, p, h, w) = (layer.kernel, layer.padding, layer.shape.h, layer.shape.w)
         let kc = max(1, min(layer.cin, Tiling.weightBudget / (r * k * k * 4)))
         let pw = Tiling.panelWidth(w: w, p: p, tileWidth: nv * v, flat: flat)
         let maxRows = max(nr, (Tiling.panelBudget / (kc * pw * 4) - 2 * p) / nr * nr)
         let bands = (h + maxRows - 1) / maxRows
         let rb = ((h + bands - 1) / bands + nr - 1) / nr * nr
-        return normalize(LayerTiling(r: r, nv: nv, rb: rb, nr: nr, kc: kc, flat: flat), for: layer)
+        return normalize(LayerTiling(r: r, nv: nv, rb: rb, nr: nr, kc: kc, flat: flat,
+                                     blocksInner: registers < 32 && k == 3 && !flat), for: layer)
     }
 
     /// A transposed conv tile shape's first candidate: bands by the defaults' rule.
