@@ -385,10 +385,16 @@ final class CodegenTests: XCTestCase {
         let graph = try Pipeline.run(try UNetConfig.classic.build(batch: 1, height: 256, width: 256))
         for node in graph.nodes {
             guard let t = Tiling.defaults(node, in: graph, vectorWidth: 8, registers: 16) else { continue }
+            let cin = node.inputs.reduce(0) { $0 + graph.nodes[$1].shape.c }
             if case .convTranspose = node.op {
                 XCTAssertEqual(4 * t.r * t.nv, 12, "\(node.name): \(t)")
             } else if node.shape.c >= 6 {
                 XCTAssertEqual(t.r * t.nr * t.nv, 12, "\(node.name): \(t)")
+                // 3x3: the blocks inner, chunks of 128, and bands of 4-5 rows on the wide maps
+                // of 128 channels or more.
+                XCTAssertTrue(t.blocksInner, "\(node.name): \(t)")
+                XCTAssertEqual(t.kc, cin > 128 ? 128 : 0, "\(node.name): \(t)")
+                if cin >= 128 && node.shape.h >= 64 { XCTAssertLessThanOrEqual(t.rb, 5, "\(node.name): \(t)") }
             }
             if Tiling.winogradApplies(node) {
                 let w = Tiling.winogradDefaults(node, in: graph, vectorWidth: 8, registers: 16, m: 4)

@@ -29,8 +29,8 @@ public struct LayerTiling: Equatable, Hashable, Sendable, Codable, CustomStringC
     public var flat: Bool
     /// Direct convs with row tiles: a band's tiles take its blocks of `r` output channels
     /// innermost, so that each tile position's window of the panel chunk stays in L1 while the
-    /// chunk's weights for every block pass, rather than its tile positions, each block's
-    /// weights staying while the whole panel passes (the default with 32 registers).
+    /// chunk's weights for every block pass. Without it (the default with 32 registers) the
+    /// tile positions are innermost: each block's weights stay while the whole panel passes.
     public var blocksInner: Bool
 
     public init(r: Int, nv: Int, rb: Int, nr: Int = 1, kc: Int = 0, algorithm: Algorithm = .direct,
@@ -126,9 +126,15 @@ public enum Tiling {
     /// chunks with the blocks outer 1.03-1.11x (the 64x64 layers 1.2-1.45x: their partial sums
     /// leave the L2 between chunks).
     static let fewRegistersChunk = 128
-    /// Accumulators a tile of a transposed conv or a small conv may hold: 24 of 32 registers,
-    /// 12 of 16.
-    static func accumulators(registers: Int) -> Int { registers >= 32 ? 24 : 12 }
+    /// And where a conv has 128 input channels or more and 64 rows or more, bands no higher
+    /// than keep one chunk of the panel within 256 KiB (half a Zen 3's L2), but at least 4 rows
+    /// (the classic model's 64x64 and 128x128 layers with 128 channels or more: 4 or 5 rows
+    /// where the 32-register budget gave 12 or 13). On a Zen 3, 1 thread, interleaved: the model
+    /// at 256x256 took 0.93x the time (up_conv.2.first 0.82x, down_conv.1.second 0.85x), at
+    /// 512x512 0.95x. For every 3x3 conv it was 1.0x at 256x256 (the 64-channel layers 1.3-1.5x
+    /// slower, the 32x32 ones in 3 bands instead of 2 1.1x) and 0.92x at 512x512.
+    static let fewRegistersPanelBudget = 256 << 10
+    static let fewRegistersMinRows = 4
     /// Output rows a band of a wide map should hold at least (the channel chunk shrinks for it).
     static let minBandRows = 12
     /// The smallest channel chunk `minBandRows` may ask for.
@@ -205,8 +211,9 @@ public enum Tiling {
             }
             var (r, nr, nv) = best
             if cout < r {
+                // With 16 registers, no more vectors than keep 12 accumulators.
                 r = cout; nr = 1; flat = false
-                nv = min(registers >= 32 ? 4 : min(4, max(1, accumulators(registers: registers) / r)), vectors)
+                nv = min(4, registers >= 32 ? 4 : max(1, 12 / r), vectors)
             }
             // A 1x1 conv whose tiles divide its rows reads its input in place, unpacked
             // (`Lowering.readsInPlace`): 2 vectors where 4 would leave a part tile (the classic
@@ -231,7 +238,16 @@ public enum Tiling {
             // chunk, and measured 4-5% slower on the classic model at 256x256 and 512x512
             // (1 thread; 2% on 2 threads).
             if registers < 32 && k == 3 && !flat {
-                return LayerTiling(r: r, nv: nv, rb: rb, nr: nr, kc: cin > fewRegistersChunk ? fewRegistersChunk : 0,
+                // The blocks inner, chunks of 128, and on wide maps of 128 channels or more bands
+                // whose chunk of the panel fits `fewRegistersPanelBudget`, at least
+                // `fewRegistersMinRows` rows.
+                var rows = rb
+                if cin >= fewRegistersChunk && h >= 64 {
+                    let fit = max(fewRegistersMinRows, (fewRegistersPanelBudget / (fewRegistersChunk * pw * 4) - 2 * p) / nr * nr)
+                    let fitBands = (h + fit - 1) / fit
+                    rows = min(rb, ((h + fitBands - 1) / fitBands + nr - 1) / nr * nr)
+                }
+                return LayerTiling(r: r, nv: nv, rb: rows, nr: nr, kc: cin > fewRegistersChunk ? fewRegistersChunk : 0,
                                    blocksInner: true)
             }
             return LayerTiling(r: r, nv: nv, rb: rb, nr: nr, kc: 0, flat: flat)
@@ -318,7 +334,9 @@ public enum Tiling {
 
     /// GEMM register tiles (r output channels, nv vectors of tiles) for Winograd.
     static let winogradTiles: [(r: Int, nv: Int)] = [(8, 3), (12, 2), (6, 4), (16, 1), (8, 2)]
-    /// And for 16 vector registers (AVX2, SSE): 12 accumulators or 8.
+    /// And for 16 vector registers (AVX2, SSE): 12 accumulators or 8, ranked by the same cost
+    /// model (not measured one against another; with them the classic model's default took
+    /// 0.47x the time of 16-float vectors with the 32-register tiles on a Zen 3, 1 thread).
     static let winogradTilesFew: [(r: Int, nv: Int)] = [(6, 2), (4, 3), (12, 1), (8, 1)]
 
     /// The default Winograd tiling of a 3x3 pad-1 conv with output tile `m` (2 or 4), for the
