@@ -14,8 +14,7 @@ struct VectorOptions: ParsableArguments {
     var vectorRegisters: Int?
 
     func validate() throws {
-        if let v = vectorWidth, ![1, 2, 4, 8, 16, 32].contains(v) { throw ValidationError("--vector-width must be 1, 2, 4, 8, 16 or 32") }
-        if let r = vectorRegisters, !(16...64).contains(r) { throw ValidationError("--vector-registers must be 16 to 64") }
+        do { try unit.check() } catch let error as GraphError { throw ValidationError(error.message) }
     }
 
     /// The vector unit: the options where given, else this machine's.
@@ -53,8 +52,9 @@ struct CodegenOptions: ParsableArguments {
     /// `input` (N, C, H, W), when known, is checked against the shape a tuning file was made for.
     func generatorOptions(source: String, input: Shape? = nil) throws -> GeneratorOptions {
         var o = GeneratorOptions()
-        o.vectorWidth = vector.unit.width
-        o.vectorRegisters = vector.unit.registers
+        let unit = vector.unit
+        o.vectorWidth = unit.width
+        o.vectorRegisters = unit.registers
         o.externalWeights = externalWeights
         o.algorithm = algorithm
         o.winogradTile = winogradTile

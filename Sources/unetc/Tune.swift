@@ -76,8 +76,9 @@ struct Tune: ParsableCommand {
         options.threads = threads
         options.repetitions = repetitions
         options.finalRepetitions = finalRepetitions
-        options.vectorWidth = vector.unit.width
-        options.vectorRegisters = vector.unit.registers
+        let unit = vector.unit
+        options.vectorWidth = unit.width
+        options.vectorRegisters = unit.registers
         options.algorithm = algorithm
         options.winogradTile = winogradTile
         options.cc = cc

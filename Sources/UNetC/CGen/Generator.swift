@@ -160,8 +160,7 @@ public enum Generator {
 
     static func lowering(_ graph: Graph, weights: ModelWeights, options: GeneratorOptions) throws -> Lowering {
         let v = options.vectorWidth, registers = options.vectorRegisters
-        guard [1, 2, 4, 8, 16, 32].contains(v) else { throw GraphError("vector width \(v) is not 1, 2, 4, 8, 16 or 32") }
-        guard (16...64).contains(registers) else { throw GraphError("vector registers \(registers) is not 16 to 64") }
+        try VectorUnit(width: v, registers: registers).check()
         guard options.threads >= 1 else { throw GraphError("thread count \(options.threads) is not 1 or more") }
         guard [0, 2, 4].contains(options.winogradTile) else {
             throw GraphError("Winograd tile \(options.winogradTile) is not 2 or 4 (or 0: per layer)")

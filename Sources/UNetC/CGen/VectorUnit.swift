@@ -5,7 +5,7 @@
 
 import Foundation
 
-public struct VectorUnit: Equatable, Sendable, CustomStringConvertible {
+public struct VectorUnit: Equatable, Sendable {
     /// Floats per vector.
     public var width: Int
     /// Vector registers.
@@ -24,7 +24,12 @@ public struct VectorUnit: Equatable, Sendable, CustomStringConvertible {
     /// AArch64 NEON: 32 registers of 4 floats.
     public static let neon = VectorUnit(width: 4, registers: 32)
 
-    public var description: String { "\(width) floats x \(registers) registers" }
+    /// Throws where unet.c cannot be arranged for this unit: a width other than 1, 2, 4, 8, 16
+    /// or 32 floats, or fewer than 16 or more than 64 registers (the tiles are sized for 16 or 32).
+    public func check() throws {
+        guard [1, 2, 4, 8, 16, 32].contains(width) else { throw GraphError("vector width \(width) is not 1, 2, 4, 8, 16 or 32") }
+        guard (16...64).contains(registers) else { throw GraphError("vector registers \(registers) is not 16 to 64") }
+    }
 
     /// The vector unit of the machine described by `cpuinfo` (the text of /proc/cpuinfo), for
     /// `architecture` (as `uname -m` prints it): AVX-512's where the flags list avx512f, AVX2's
