@@ -38,7 +38,7 @@ UNET_TILE void unet_conv{{K}}_tile_{{R}}x{{NR}}x{{NV}}(const float *p, size_t ci
             for (o = 0; o < {{NR}}; o++)
                 for (v = 0; v < {{NV}}; v++) acc[r][o][v] = UNET_LOAD(&part[r][o][v * UNET_V]);
     }
-    for (ci = 0; ci < cin; ci++, p += plane)
+    {{ROLLED}}for (ci = 0; ci < cin; ci++, p += plane)
         for (ky = 0; ky < {{K}}; ky++)
             for (kx = 0; kx < {{K}}; kx++, w += {{R}}) {
                 unet_vf x[{{NR}}][{{NV}}];

@@ -503,7 +503,8 @@ struct Lowering {
         let tile = t.flat ? "conv\(k)_flat_\(t.r)x\(t.nv)" : "conv\(k)_\(t.r)x\(t.nr)x\(t.nv)"
         if tiles.insert(tile).inserted {
             tileCode += t.flat ? Template.render("conv_flat_tile.c", ["K": k, "R": t.r, "NV": t.nv])
-                : Template.render("conv_tile.c", ["K": k, "R": t.r, "NR": t.nr, "NV": t.nv])
+                : Template.render("conv_tile.c", ["K": k, "R": t.r, "NR": t.nr, "NV": t.nv,
+                                                  "ROLLED": k > 1 ? "UNET_ROLLED " : ""])
         }
         let weights = self.weights
         let (wexpr, bexpr) = packOnce("\(node.parameterName) \(t)") {
