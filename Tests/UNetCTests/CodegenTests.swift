@@ -382,23 +382,27 @@ final class CodegenTests: XCTestCase {
             }
         }
         // And at the classic model's sizes, where the 32-register tiles were chosen before.
-        let graph = try Pipeline.run(try UNetConfig.classic.build(batch: 1, height: 256, width: 256))
-        for node in graph.nodes {
-            guard let t = Tiling.defaults(node, in: graph, vectorWidth: 8, registers: 16) else { continue }
-            let cin = node.inputs.reduce(0) { $0 + graph.nodes[$1].shape.c }
-            if case .convTranspose = node.op {
-                XCTAssertEqual(4 * t.r * t.nv, 12, "\(node.name): \(t)")
-            } else if node.shape.c >= 6 {
-                XCTAssertEqual(t.r * t.nr * t.nv, 12, "\(node.name): \(t)")
-                // 3x3: the blocks inner, chunks of 128, and bands of 4-5 rows on the wide maps
-                // of 128 channels or more.
-                XCTAssertTrue(t.blocksInner, "\(node.name): \(t)")
-                XCTAssertEqual(t.kc, cin > 128 ? 128 : 0, "\(node.name): \(t)")
-                if cin >= 128 && node.shape.h >= 64 { XCTAssertLessThanOrEqual(t.rb, 5, "\(node.name): \(t)") }
-            }
-            if Tiling.winogradApplies(node) {
-                let w = Tiling.winogradDefaults(node, in: graph, vectorWidth: 8, registers: 16, m: 4)
-                XCTAssertEqual(w.r * w.nv, 12, "\(node.name): \(w)")
+        for size in [256, 512] {
+            let graph = try Pipeline.run(try UNetConfig.classic.build(batch: 1, height: size, width: size))
+            for node in graph.nodes {
+                guard let t = Tiling.defaults(node, in: graph, vectorWidth: 8, registers: 16) else { continue }
+                let cin = node.inputs.reduce(0) { $0 + graph.nodes[$1].shape.c }
+                if case .convTranspose = node.op {
+                    XCTAssertEqual(4 * t.r * t.nv, 12, "\(node.name): \(t)")
+                } else if node.shape.c >= 6 {
+                    XCTAssertEqual(t.r * t.nr * t.nv, 12, "\(node.name): \(t)")
+                    // 3x3: the blocks outer, chunks of 32 input channels (16 on the 512-wide
+                    // maps), and bands whose chunk of the panel fits 256 KiB.
+                    XCTAssertFalse(t.blocksInner, "\(node.name): \(t)")
+                    let kc = node.shape.w >= 512 ? 16 : 32
+                    XCTAssertEqual(t.kc, cin > kc ? kc : 0, "\(size) \(node.name): \(t)")
+                    let pw = Tiling.panelWidth(w: node.shape.w, p: 1, tileWidth: t.nv * 8, flat: t.flat)
+                    XCTAssertLessThanOrEqual((t.rb + 2) * pw * min(kc, cin) * 4, 256 << 10, "\(size) \(node.name): \(t)")
+                }
+                if Tiling.winogradApplies(node) {
+                    let w = Tiling.winogradDefaults(node, in: graph, vectorWidth: 8, registers: 16, m: 4)
+                    XCTAssertEqual(w.r * w.nv, 12, "\(node.name): \(w)")
+                }
             }
         }
     }

@@ -115,24 +115,19 @@ public enum Tiling {
     /// 1.25x. The cost model prefers 4-channel tiles where 6 pads the output channels (64, 128),
     /// so they are left out; 6 x 2 x 1 stays for maps one vector wide.
     static let tiles3Few: [(r: Int, nr: Int, nv: Int)] = [(6, 1, 2), (6, 2, 1)]
-    /// With 16 registers a direct 3x3 conv's row tiles take the blocks of output channels
-    /// innermost (`LayerTiling.blocksInner`) and sum the input channels in chunks of at most
-    /// this many. A 12-accumulator tile of 6 output channels reads the panel twice as often per
-    /// FMA as a 24-accumulator one of 12, and a band's panel (up to 2 MB on the classic model)
-    /// is more than a Zen 3's 512 KiB L2; a tile position's window of a chunk stays in L1
-    /// across the blocks instead. On the classic model at 256x256 (Zen 3, 1 thread, interleaved
-    /// runs): the blocks inner with chunks of 64 took 0.83x the time of the blocks outer without
-    /// chunks, of 32 0.88x, of 128 0.97x what 64 took; the blocks inner without chunks 1.0x,
-    /// chunks with the blocks outer 1.03-1.11x (the 64x64 layers 1.2-1.45x: their partial sums
-    /// leave the L2 between chunks).
-    static let fewRegistersChunk = 128
-    /// And where a conv has 128 input channels or more and 64 rows or more, bands no higher
-    /// than keep one chunk of the panel within 256 KiB (half a Zen 3's L2), but at least 4 rows
-    /// (the classic model's 64x64 and 128x128 layers with 128 channels or more: 4 or 5 rows
-    /// where the 32-register budget gave 12 or 13). On a Zen 3, 1 thread, interleaved: the model
-    /// at 256x256 took 0.93x the time (up_conv.2.first 0.82x, down_conv.1.second 0.85x), at
-    /// 512x512 0.95x. For every 3x3 conv it was 1.0x at 256x256 (the 64-channel layers 1.3-1.5x
-    /// slower, the 32x32 ones in 3 bands instead of 2 1.1x) and 0.92x at 512x512.
+    /// With 16 registers a direct 3x3 conv's row tiles sum the input channels in chunks of this
+    /// many, the blocks of output channels outermost: a block's weights for a chunk (6.9 KiB)
+    /// stay in L1 across the band's tiles, and the band's chunk of the panel in L2 across the
+    /// blocks. A 12-accumulator tile of 6 output channels reads the panel twice as often per
+    /// FMA as a 24-accumulator one of 12, so the chunk is small and the band short enough that
+    /// a chunk of its panel fits `fewRegistersPanelBudget`. With 32 channels the band would be
+    /// under `fewRegistersMinRows` rows on the widest maps (512 columns); there the chunks are
+    /// of 16. On a Zen 3 (1 thread, interleaved processes, best of 3; unet.c with its channel
+    /// loops rolled, `UNET_ROLLED`) the classic model at 512x512 took 0.85x the time of the blocks
+    /// inner with chunks of 128 and bands of 4-5 rows (the rule before), at 256x256 0.96x;
+    /// chunks of 32 everywhere 0.88x at 512x512 (the 512-wide layers 1.1x), of 16 everywhere
+    /// about the same as this rule (the 64x64 layers 1.02-1.04x slower).
+    static let fewRegistersChunk = 32
     static let fewRegistersPanelBudget = 256 << 10
     static let fewRegistersMinRows = 4
     /// Output rows a band of a wide map should hold at least (the channel chunk shrinks for it).
@@ -238,17 +233,13 @@ public enum Tiling {
             // chunk, and measured 4-5% slower on the classic model at 256x256 and 512x512
             // (1 thread; 2% on 2 threads).
             if registers < 32 && k == 3 && !flat {
-                // The blocks inner, chunks of 128, and on wide maps of 128 channels or more bands
-                // whose chunk of the panel fits `fewRegistersPanelBudget`, at least
-                // `fewRegistersMinRows` rows.
-                var rows = rb
-                if cin >= fewRegistersChunk && h >= 64 {
-                    let fit = max(fewRegistersMinRows, (fewRegistersPanelBudget / (fewRegistersChunk * pw * 4) - 2 * p) / nr * nr)
-                    let fitBands = (h + fit - 1) / fit
-                    rows = min(rb, ((h + fitBands - 1) / fitBands + nr - 1) / nr * nr)
-                }
-                return LayerTiling(r: r, nv: nv, rb: rows, nr: nr, kc: cin > fewRegistersChunk ? fewRegistersChunk : 0,
-                                   blocksInner: true)
+                // Chunks of `fewRegistersChunk` (or half that on the widest maps) and bands whose
+                // chunk of the panel fits `fewRegistersPanelBudget`.
+                func fit(_ kc: Int) -> Int { (fewRegistersPanelBudget / (kc * pw * 4) - 2 * p) / nr * nr }
+                let kc = fit(fewRegistersChunk) >= fewRegistersMinRows ? fewRegistersChunk : fewRegistersChunk / 2
+                let fitBands = (h + max(nr, fit(min(kc, cin))) - 1) / max(nr, fit(min(kc, cin)))
+                let rows = min(rb, ((h + fitBands - 1) / fitBands + nr - 1) / nr * nr)
+                return LayerTiling(r: r, nv: nv, rb: rows, nr: nr, kc: cin > kc ? kc : 0)
             }
             return LayerTiling(r: r, nv: nv, rb: rb, nr: nr, kc: 0, flat: flat)
         case .convTranspose:
