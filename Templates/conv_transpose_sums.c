@@ -3,7 +3,7 @@
     for (q = 0; q < 4; q++)
         for (r = 0; r < {{R}}; r++)
             for (v = 0; v < {{NV}}; v++) acc[q][r][v] = UNET_SPLAT(bias[r]);
-    for (ci = 0; ci < cin; ci++, p += plane) {
+    UNET_ROLLED for (ci = 0; ci < cin; ci++, p += plane) {
         unet_vf x[{{NV}}];
         for (v = 0; v < {{NV}}; v++) x[v] = UNET_LOAD(p + v * UNET_V);
         for (q = 0; q < 4; q++, w += {{R}})
