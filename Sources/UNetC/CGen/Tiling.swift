@@ -130,6 +130,15 @@ public enum Tiling {
     static let fewRegistersChunk = 32
     static let fewRegistersPanelBudget = 256 << 10
     static let fewRegistersMinRows = 4
+
+    /// The chunk (0: none) and band rows, at most `rb`, of a 3x3 conv's row tiles `nr` rows high
+    /// with 16 registers, over `cin` channels of `h` rows whose panel rows are `pw` floats.
+    static func fewRegisterChunks(cin: Int, h: Int, pw: Int, p: Int, nr: Int, rb: Int) -> (kc: Int, rb: Int) {
+        func fit(_ kc: Int) -> Int { max(nr, (fewRegistersPanelBudget / (kc * pw * 4) - 2 * p) / nr * nr) }
+        let kc = fit(fewRegistersChunk) >= fewRegistersMinRows ? fewRegistersChunk : fewRegistersChunk / 2
+        let bands = (h + fit(min(kc, cin)) - 1) / fit(min(kc, cin))
+        return (cin > kc ? kc : 0, min(rb, ((h + bands - 1) / bands + nr - 1) / nr * nr))
+    }
     /// Output rows a band of a wide map should hold at least (the channel chunk shrinks for it).
     static let minBandRows = 12
     /// The smallest channel chunk `minBandRows` may ask for.
@@ -233,13 +242,8 @@ public enum Tiling {
             // chunk, and measured 4-5% slower on the classic model at 256x256 and 512x512
             // (1 thread; 2% on 2 threads).
             if registers < 32 && k == 3 && !flat {
-                // Chunks of `fewRegistersChunk` (or half that on the widest maps) and bands whose
-                // chunk of the panel fits `fewRegistersPanelBudget`.
-                func fit(_ kc: Int) -> Int { (fewRegistersPanelBudget / (kc * pw * 4) - 2 * p) / nr * nr }
-                let kc = fit(fewRegistersChunk) >= fewRegistersMinRows ? fewRegistersChunk : fewRegistersChunk / 2
-                let fitBands = (h + max(nr, fit(min(kc, cin))) - 1) / max(nr, fit(min(kc, cin)))
-                let rows = min(rb, ((h + fitBands - 1) / fitBands + nr - 1) / nr * nr)
-                return LayerTiling(r: r, nv: nv, rb: rows, nr: nr, kc: cin > kc ? kc : 0)
+                let few = fewRegisterChunks(cin: cin, h: h, pw: pw, p: p, nr: nr, rb: rb)
+                return LayerTiling(r: r, nv: nv, rb: few.rb, nr: nr, kc: few.kc)
             }
             return LayerTiling(r: r, nv: nv, rb: rb, nr: nr, kc: 0, flat: flat)
         case .convTranspose:

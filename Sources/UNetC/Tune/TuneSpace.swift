@@ -238,17 +238,20 @@ public enum TuneSpace {
     /// for one tile fill about two thirds of L1, bands whose panel chunk fills half of L2, as
     /// few and as even as that allows. (The defaults take no chunks; starting from chunks, the
     /// refinements try halving, doubling and none.) With fewer than 32 registers, row tiles of
-    /// 3x3 convs take the blocks inner, as the defaults do there.
+    /// 3x3 convs take the chunks and bands the defaults take there.
     static func convTiling(r: Int, nr: Int, nv: Int, layer: TuneLayer, v: Int, registers: Int = 32,
                            flat: Bool = false) -> LayerTiling {
         let (k, p, h, w) = (layer.kernel, layer.padding, layer.shape.h, layer.shape.w)
-        let kc = max(1, min(layer.cin, Tiling.weightBudget / (r * k * k * 4)))
         let pw = Tiling.panelWidth(w: w, p: p, tileWidth: nv * v, flat: flat)
+        if registers < 32 && k == 3 && !flat {
+            let few = Tiling.fewRegisterChunks(cin: layer.cin, h: h, pw: pw, p: p, nr: nr, rb: h)
+            return normalize(LayerTiling(r: r, nv: nv, rb: few.rb, nr: nr, kc: few.kc), for: layer)
+        }
+        let kc = max(1, min(layer.cin, Tiling.weightBudget / (r * k * k * 4)))
         let maxRows = max(nr, (Tiling.panelBudget / (kc * pw * 4) - 2 * p) / nr * nr)
         let bands = (h + maxRows - 1) / maxRows
         let rb = ((h + bands - 1) / bands + nr - 1) / nr * nr
-        return normalize(LayerTiling(r: r, nv: nv, rb: rb, nr: nr, kc: kc, flat: flat,
-                                     blocksInner: registers < 32 && k == 3 && !flat), for: layer)
+        return normalize(LayerTiling(r: r, nv: nv, rb: rb, nr: nr, kc: kc, flat: flat), for: layer)
     }
 
     /// A transposed conv tile shape's first candidate: bands by the defaults' rule.
