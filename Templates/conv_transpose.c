@@ -16,15 +16,10 @@ static void {{FN}}_band(const float *in, size_t y0, size_t rows, int skip_first,
         unet_pack_plane(panel + (size_t)t * {{PLANE}}, {{PW}}, rows, in + (size_t)t * {{IN_PLANE}}, {{IN_ROW}},
                         (ptrdiff_t)y0, {{IH}}, {{IW}}, 0);
     UNET_OMP(omp for schedule(static) nowait)
-    for (t = 0; t < (ptrdiff_t)({{COB}} * rows * {{XT}}); t++) {
-        size_t cb = (size_t)t / (rows * {{XT}});
-        size_t y = (size_t)t / {{XT}} % rows, xt = (size_t)t % {{XT}};
+    for (t = 0; t < (ptrdiff_t)({{COB}} * {{Y_ROWS}} * {{XT}}); t++) {
+        size_t cb = (size_t)t / ({{Y_ROWS}} * {{XT}});
+        size_t y = (size_t)t / {{XT}} % {{Y_ROWS}}, xt = (size_t)t % {{XT}};
         size_t co = cb * {{R}};
-        int mask = (y == 0 && skip_first ? 0 : 1) | (y + 1 == rows && skip_last ? 0 : 2);
-        unet_convT_tile_{{R}}x{{NV}}(panel + y * {{PW}} + xt * {{TW}}, {{CIN}}, {{PLANE}},
-                              weights + cb * {{WBLOCK}}, bias + co,
-                              out + co * out_plane + 2 * y * out_row + 2 * xt * {{TW}},
-                              out_plane, out_row, {{IW}} - xt * {{TW}},
-                              {{COUT}} - co < {{R}} ? {{COUT}} - co : {{R}}, mask);
+{{TILE_CALL}}
     }
 }

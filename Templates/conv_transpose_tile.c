@@ -1,20 +1,21 @@
 
 /* Register tile of a 2x2 stride-2 transposed conv: {{R}} output channels x {{NV}} vectors of
- * UNET_V input columns x the 4 kernel taps, held in registers across every input channel.
+ * UNET_V input columns x {{TAPS}} kernel taps, held in registers across every input channel.
  * `p`: the panel at the tile's first column of one input row. `w`: the tile's weights,
  * packed [ci][dy][dx][{{R}}]. Output column 2x+dx of row dy goes to out[dy * out_w + 2x + dx],
- * for the rows dy whose bit is set in `mask` (1: row 0, 2: row 1). */
-static void unet_convT_tile_{{R}}x{{NV}}(const float *p, size_t cin, size_t plane, const float *w,
+ * for the rows dy whose bit is set in `mask` (1: row 0, 2: row 1). With 2 taps the tile
+ * computes one row of them: `w` at that row's taps, `out` at that row, `mask` 1. */
+static void unet_convT{{ROW}}_tile_{{R}}x{{NV}}(const float *p, size_t cin, size_t plane, const float *w,
                                   const float *bias, float *out, size_t out_plane, size_t out_w,
                                   size_t cols, size_t chans, int mask)
 {
-    unet_vf acc[4][{{R}}][{{NV}}];
+    unet_vf acc[{{TAPS}}][{{R}}][{{NV}}];
     size_t ci, q, r, v, i;
 {{SUMS}}    /* Constant bounds, so acc stays in registers: a runtime index would put it in memory. The
      * two columns of a row of taps interleave into two whole vectors of output (where the
      * compiler can, and the tile is not cut by the right edge); else lane by lane. */
     for (r = 0; r < {{R}}; r++)
-        for (q = 0; q < 4; q += 2)
+        for (q = 0; q < {{TAPS}}; q += 2)
             for (v = 0; v < {{NV}}; v++) {
                 float *o = out + r * out_plane + (q / 2) * out_w + 2 * v * UNET_V;
                 if (!(r < chans && v * UNET_V < cols && (mask >> (q / 2) & 1))) continue;

@@ -374,7 +374,7 @@ final class CodegenTests: XCTestCase {
                 guard let t = report.program.tilings[node.name] else { continue }
                 let registers: Int
                 switch (node.op, t.algorithm) {
-                case (.convTranspose, _): registers = 4 * t.r * t.nv + t.nv + 1
+                case (.convTranspose, _): registers = (t.splitRows ? 2 : 4) * t.r * t.nv + t.nv + 1
                 case (_, .winograd): registers = t.r * t.nv + t.nv + 1
                 default: registers = t.r * t.nr * t.nv + t.nr * t.nv + 1
                 }
@@ -388,7 +388,9 @@ final class CodegenTests: XCTestCase {
                 guard let t = Tiling.defaults(node, in: graph, vectorWidth: 8, registers: 16) else { continue }
                 let cin = node.inputs.reduce(0) { $0 + graph.nodes[$1].shape.c }
                 if case .convTranspose = node.op {
-                    XCTAssertEqual(4 * t.r * t.nv, 12, "\(node.name): \(t)")
+                    // 3 x 2 with split rows, except where two vectors pad the rows (8 columns).
+                    XCTAssertEqual((t.splitRows ? 2 : 4) * t.r * t.nv, 12, "\(node.name): \(t)")
+                    XCTAssertEqual(t.splitRows, graph.nodes[node.inputs[0]].shape.w > 8, "\(size) \(node.name): \(t)")
                 } else if node.shape.c >= 6 {
                     XCTAssertEqual(t.r * t.nr * t.nv, 12, "\(node.name): \(t)")
                     // 3x3: the blocks outer, chunks of 32 input channels (16 on the 512-wide
@@ -428,8 +430,10 @@ final class CodegenTests: XCTestCase {
             ("odd", 8, LayerTiling(r: 5, nv: 2, rb: 3, nr: 2, kc: 3)),
             ("batch", 16, LayerTiling(r: 1, nv: 3, rb: 1, nr: 3, kc: 1)),
             ("batch", 4, LayerTiling(r: 7, nv: 4, rb: 5, nr: 4, kc: 5)),
-            // The blocks of output channels innermost, with chunks and tails everywhere.
-            ("odd", 8, LayerTiling(r: 5, nv: 2, rb: 3, nr: 2, kc: 3, blocksInner: true)),
+            // The blocks of output channels innermost, with chunks and tails everywhere; the
+            // transposed convs' tiles one output row each (split rows).
+            ("odd", 8, LayerTiling(r: 5, nv: 2, rb: 3, nr: 2, kc: 3, blocksInner: true, splitRows: true)),
+            ("batch", 4, LayerTiling(r: 7, nv: 3, rb: 1, splitRows: true)),
             // Flat tiles: chunks (partial sums gathered pixel by pixel), the final 1x1 conv with
             // no pad columns, tiles that cross rows and bands, a last tile past the band; the
             // transposed convs' vectors within a row and across rows.
@@ -440,8 +444,8 @@ final class CodegenTests: XCTestCase {
             var out: [String: LayerTiling] = [:]
             for node in graph.nodes {
                 switch node.op {
-                case .conv: out[node.name] = t
-                case .convTranspose: out[node.name] = LayerTiling(r: t.r, nv: t.nv, rb: t.rb, flat: t.flat)
+                case .conv: out[node.name] = t; out[node.name]!.splitRows = false
+                case .convTranspose: out[node.name] = LayerTiling(r: t.r, nv: t.nv, rb: t.rb, flat: t.flat, splitRows: t.splitRows)
                 case .input, .relu, .maxPool, .crop, .view, .concat, .output: break
                 }
             }
@@ -497,6 +501,12 @@ final class CodegenTests: XCTestCase {
         options.tiling = ["up_sample.1.up": LayerTiling(r: 4, nv: 1, rb: 1, blocksInner: true)]
         assertThrows(try Generator.generate(f.weights, batch: 1, height: 32, width: 32, options: options),
                      containing: ["tiling for up_sample.1.up", "blocks inner"])
+        options.tiling = ["up_conv.1.second": LayerTiling(r: 4, nv: 1, rb: 1, splitRows: true)]
+        assertThrows(try Generator.generate(f.weights, batch: 1, height: 32, width: 32, options: options),
+                     containing: ["tiling for up_conv.1.second", "split rows", "transposed convs with row tiles"])
+        options.tiling = ["up_sample.1.up": LayerTiling(r: 4, nv: 1, rb: 1, flat: true, splitRows: true)]
+        assertThrows(try Generator.generate(f.weights, batch: 1, height: 32, width: 32, options: options),
+                     containing: ["tiling for up_sample.1.up", "split rows"])
     }
 
     /// Flat tiles compute each output with the FMAs of row tiles in the same order, so the
@@ -816,10 +826,12 @@ final class CodegenTests: XCTestCase {
     /// for one image, a batch of two and an odd size (37 rows: the second thread's 19 rows end
     /// on an odd row, its pools' last row dropped). The default bar streams nothing here.
     func testSpeedGroupsTakeRowsPerThreadAndChangeNoBit() throws {
-        for name in ["small", "batch", "odd"] {
+        // And with 16 registers (AVX2's), whose transposed convs' tiles take one output row each.
+        for (name, registers) in [("small", 32), ("batch", 32), ("odd", 32), ("small", 16), ("odd", 16)] {
             let f = try Fixture.load(name)
             var options = GeneratorOptions()
             options.algorithm = .direct
+            if registers == 16 { options.vectorWidth = 8; options.vectorRegisters = 16 }
             let plain = try Generator.generate(f.weights, batch: f.batch, height: f.height, width: f.width, options: options)
             XCTAssertFalse(plain.graph.nodes.contains { $0.fusion != .none }, name)
             options.streamBytes = 0
@@ -833,6 +845,7 @@ final class CodegenTests: XCTestCase {
             for node in streamed { XCTAssertEqual(grouped.ownThreads[node.name], "rows", "\(name) \(node.name)") }
             let source = String(decoding: grouped.source(), as: UTF8.self)
             XCTAssertTrue(source.contains("down0_conv2_rows(in0, out, pool0, scratch + me * "), name)
+            XCTAssertEqual(source.contains("unet_convT_row_tile_3x2("), registers == 16, "\(name) \(registers)")
             let reference = try Verifier.build(plain, cc: try TestToolchain.compiler(), flags: Toolchain.defaultFlags)
             defer { try? FileManager.default.removeItem(atPath: reference.directory) }
             let built = try Verifier.build(grouped, cc: try TestToolchain.compiler(), flags: Toolchain.defaultFlags)
@@ -841,7 +854,7 @@ final class CodegenTests: XCTestCase {
             XCTAssertLessThanOrEqual(maxAbsDiff(expected, f.outputF64.data), 5e-5, name)
             for threads in [1, 2, 3, 5] {
                 let output = try Verifier.execute(built, input: f.input, outputCount: expected.count, threads: threads, trace: false).output
-                XCTAssertTrue(bitIdentical(output, expected), "\(name), \(threads) threads: \(maxAbsDiff(output, expected))")
+                XCTAssertTrue(bitIdentical(output, expected), "\(name) r\(registers), \(threads) threads: \(maxAbsDiff(output, expected))")
             }
         }
     }

@@ -114,8 +114,9 @@ final class TuneTests: XCTestCase {
                             XCTAssertLessThanOrEqual(t.r * t.nr * t.nv, maxAccumulators, "\(layer.name): \(t)")
                             XCTAssertLessThanOrEqual(t.r * t.nr * t.nv + t.nr * t.nv + 1, registers, "\(layer.name): \(t)")
                         } else {
-                            XCTAssertLessThanOrEqual(4 * t.r * t.nv, maxAccumulators, "\(layer.name): \(t)")
-                            XCTAssertLessThanOrEqual(4 * t.r * t.nv + t.nv + 1, registers, "\(layer.name): \(t)")
+                            let taps = t.splitRows ? 2 : 4
+                            XCTAssertLessThanOrEqual(taps * t.r * t.nv, maxAccumulators, "\(layer.name): \(t)")
+                            XCTAssertLessThanOrEqual(taps * t.r * t.nv + t.nv + 1, registers, "\(layer.name): \(t)")
                             XCTAssertEqual(t.nr, 1)
                         }
                     }

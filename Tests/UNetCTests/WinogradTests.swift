@@ -206,6 +206,12 @@ final class WinogradTests: XCTestCase {
         XCTAssertTrue(String(decoding: innerData, as: UTF8.self).contains(#""blocksInner":true"#))
         XCTAssertEqual(try JSONDecoder().decode(LayerTiling.self, from: innerData), inner)
         XCTAssertTrue(inner.description.hasSuffix(" blocks-inner"))
+        XCTAssertFalse(direct.contains("splitRows"), direct)
+        let split = LayerTiling(r: 3, nv: 2, rb: 4, splitRows: true)
+        let splitData = try JSONEncoder().encode(split)
+        XCTAssertTrue(String(decoding: splitData, as: UTF8.self).contains(#""splitRows":true"#))
+        XCTAssertEqual(try JSONDecoder().decode(LayerTiling.self, from: splitData), split)
+        XCTAssertTrue(split.description.hasSuffix(" split-rows"))
     }
 
     /// The weight transform: G g G^T computes the same 1-D correlation as the direct form.

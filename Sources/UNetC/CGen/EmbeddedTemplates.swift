@@ -320,19 +320,22 @@ static void {{FN}}_band(const float *in, size_t y0, size_t rows, int skip_first,
         unet_pack_plane(panel + (size_t)t * {{PLANE}}, {{PW}}, rows, in + (size_t)t * {{IN_PLANE}}, {{IN_ROW}},
                         (ptrdiff_t)y0, {{IH}}, {{IW}}, 0);
     UNET_OMP(omp for schedule(static) nowait)
-    for (t = 0; t < (ptrdiff_t)({{COB}} * rows * {{XT}}); t++) {
-        size_t cb = (size_t)t / (rows * {{XT}});
-        size_t y = (size_t)t / {{XT}} % rows, xt = (size_t)t % {{XT}};
+    for (t = 0; t < (ptrdiff_t)({{COB}} * {{Y_ROWS}} * {{XT}}); t++) {
+        size_t cb = (size_t)t / ({{Y_ROWS}} * {{XT}});
+        size_t y = (size_t)t / {{XT}} % {{Y_ROWS}}, xt = (size_t)t % {{XT}};
         size_t co = cb * {{R}};
+{{TILE_CALL}}
+    }
+}
+
+"""#,
+    "conv_transpose_call.c": #"""
         int mask = (y == 0 && skip_first ? 0 : 1) | (y + 1 == rows && skip_last ? 0 : 2);
         unet_convT_tile_{{R}}x{{NV}}(panel + y * {{PW}} + xt * {{TW}}, {{CIN}}, {{PLANE}},
                               weights + cb * {{WBLOCK}}, bias + co,
                               out + co * out_plane + 2 * y * out_row + 2 * xt * {{TW}},
                               out_plane, out_row, {{IW}} - xt * {{TW}},
                               {{COUT}} - co < {{R}} ? {{COUT}} - co : {{R}}, mask);
-    }
-}
-
 """#,
     "conv_transpose_flat.c": #"""
 
@@ -463,16 +466,25 @@ static void {{FN}}(const float *in, float *out, float *panel)
             }
         } else 
 """#,
+    "conv_transpose_split_call.c": #"""
+        /* Output row y of the band: input row y / 2, the taps of row y % 2 of the kernel. */
+        if ((y == 0 && skip_first) || (y + 1 == 2 * rows && skip_last)) continue;
+        unet_convT_row_tile_{{R}}x{{NV}}(panel + y / 2 * {{PW}} + xt * {{TW}}, {{CIN}}, {{PLANE}},
+                                  weights + cb * {{WBLOCK}} + y % 2 * {{ROW_TAPS}}, bias + co,
+                                  out + co * out_plane + y * out_row + 2 * xt * {{TW}},
+                                  out_plane, out_row, {{IW}} - xt * {{TW}},
+                                  {{COUT}} - co < {{R}} ? {{COUT}} - co : {{R}}, 1);
+"""#,
     "conv_transpose_sums.c": #"""
     /* acc = bias + the sum over the input channels (conv_transpose_sums.c): row and flat
      * tiles share these FMAs in this order, so their outputs are the same bit for bit. */
-    for (q = 0; q < 4; q++)
+    for (q = 0; q < {{TAPS}}; q++)
         for (r = 0; r < {{R}}; r++)
             for (v = 0; v < {{NV}}; v++) acc[q][r][v] = UNET_SPLAT(bias[r]);
-    UNET_ROLLED for (ci = 0; ci < cin; ci++, p += plane) {
+    UNET_ROLLED for (ci = 0; ci < cin; ci++, p += plane{{NEXT_W}}) {
         unet_vf x[{{NV}}];
         for (v = 0; v < {{NV}}; v++) x[v] = UNET_LOAD(p + v * UNET_V);
-        for (q = 0; q < 4; q++, w += {{R}})
+        for (q = 0; q < {{TAPS}}; q++, w += {{R}})
             for (r = 0; r < {{R}}; r++) {
                 unet_vf wr = UNET_SPLAT(w[r]);
                 for (v = 0; v < {{NV}}; v++) acc[q][r][v] += wr * x[v];
@@ -483,21 +495,22 @@ static void {{FN}}(const float *in, float *out, float *panel)
     "conv_transpose_tile.c": #"""
 
 /* Register tile of a 2x2 stride-2 transposed conv: {{R}} output channels x {{NV}} vectors of
- * UNET_V input columns x the 4 kernel taps, held in registers across every input channel.
+ * UNET_V input columns x {{TAPS}} kernel taps, held in registers across every input channel.
  * `p`: the panel at the tile's first column of one input row. `w`: the tile's weights,
  * packed [ci][dy][dx][{{R}}]. Output column 2x+dx of row dy goes to out[dy * out_w + 2x + dx],
- * for the rows dy whose bit is set in `mask` (1: row 0, 2: row 1). */
-static void unet_convT_tile_{{R}}x{{NV}}(const float *p, size_t cin, size_t plane, const float *w,
+ * for the rows dy whose bit is set in `mask` (1: row 0, 2: row 1). With 2 taps the tile
+ * computes one row of them: `w` at that row's taps, `out` at that row, `mask` 1. */
+static void unet_convT{{ROW}}_tile_{{R}}x{{NV}}(const float *p, size_t cin, size_t plane, const float *w,
                                   const float *bias, float *out, size_t out_plane, size_t out_w,
                                   size_t cols, size_t chans, int mask)
 {
-    unet_vf acc[4][{{R}}][{{NV}}];
+    unet_vf acc[{{TAPS}}][{{R}}][{{NV}}];
     size_t ci, q, r, v, i;
 {{SUMS}}    /* Constant bounds, so acc stays in registers: a runtime index would put it in memory. The
      * two columns of a row of taps interleave into two whole vectors of output (where the
      * compiler can, and the tile is not cut by the right edge); else lane by lane. */
     for (r = 0; r < {{R}}; r++)
-        for (q = 0; q < 4; q += 2)
+        for (q = 0; q < {{TAPS}}; q += 2)
             for (v = 0; v < {{NV}}; v++) {
                 float *o = out + r * out_plane + (q / 2) * out_w + 2 * v * UNET_V;
                 if (!(r < chans && v * UNET_V < cols && (mask >> (q / 2) & 1))) continue;

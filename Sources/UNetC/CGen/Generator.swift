@@ -675,11 +675,15 @@ struct Lowering {
         let pn = panel(node, t)
         flops += 2 * node.shape.count * cin
 
-        let tile = t.flat ? "convT_flat_\(t.r)x\(t.nv)" : "convT_\(t.r)x\(t.nv)"
+        let split = t.splitRows && !t.flat
+        let tile = t.flat ? "convT_flat_\(t.r)x\(t.nv)" : "convT\(split ? "_row" : "")_\(t.r)x\(t.nv)"
         if tiles.insert(tile).inserted {
-            let sums = Template.render("conv_transpose_sums.c", ["R": t.r, "NV": t.nv])
-            tileCode += Template.render(t.flat ? "conv_transpose_flat_tile.c" : "conv_transpose_tile.c",
-                                        ["R": t.r, "NV": t.nv, "SUMS": sums])
+            // A tile of one output row takes its row's 2 taps, then steps over the other's.
+            let sums = Template.render("conv_transpose_sums.c", ["R": t.r, "NV": t.nv, "TAPS": split ? 2 : 4,
+                                                                 "NEXT_W": split ? ", w += \(2 * t.r)" : ""])
+            tileCode += t.flat ? Template.render("conv_transpose_flat_tile.c", ["R": t.r, "NV": t.nv, "SUMS": sums])
+                : Template.render("conv_transpose_tile.c", ["R": t.r, "NV": t.nv, "SUMS": sums, "TAPS": split ? 2 : 4,
+                                                            "ROW": split ? "_row" : ""])
         }
         // Weights [cin][cout][2][2] -> [cout / r][cin][dy][dx][r].
         let wt = weights.weight(node.parameterName).data, b = weights.bias(node.parameterName).data
@@ -703,6 +707,14 @@ struct Lowering {
             "OUT_PLANE": node.shape.h * node.shape.w, "THREAD_ROWS": "        "]
         let band = t.flat ? "conv_transpose_flat.c" : "conv_transpose.c"
         let all = ["conv_transpose.c", "conv_transpose_flat.c", "conv_transpose_layer.c"]
+        // Row tiles: tile t's row y is an input row, or with split rows an output row.
+        fields["Y_ROWS"] = split ? "(2 * rows)" : "rows"
+        fields["TILE_CALL"] = ""
+        if !t.flat {
+            let calls = ["conv_transpose_call.c", "conv_transpose_split_call.c"]
+            fields["TILE_CALL"] = Template.render([calls[split ? 1 : 0]], fields.merging(["ROW_TAPS": 2 * t.r]) { $1 },
+                                                  sharedWith: all + calls)
+        }
         if threadRows(i) {
             let rows: [String: CustomStringConvertible] = ["SLOTS": threads, "SLOT_FLOATS": panelSlotFloats(i)]
             fields["THREAD_ROWS"] = Template.render(["conv_transpose_rows.c"], fields.merging(rows) { $1 }, sharedWith: all)

@@ -32,14 +32,19 @@ public struct LayerTiling: Equatable, Hashable, Sendable, Codable, CustomStringC
     /// chunk's weights for every block pass. Without it (the default with 32 registers) the
     /// tile positions are innermost: each block's weights stay while the whole panel passes.
     public var blocksInner: Bool
+    /// Transposed convs with row tiles: a tile computes one of the two output rows of its
+    /// input pixels (that row's 2 taps of the 4), so `r` x `nv` vectors take 2 r nv
+    /// accumulators rather than 4 r nv, and each weight broadcast still feeds `nv` FMAs. With
+    /// 16 registers: 3 x 2 (12 accumulators) where 4 taps allow only 3 x 1, a broadcast per FMA.
+    public var splitRows: Bool
 
     public init(r: Int, nv: Int, rb: Int, nr: Int = 1, kc: Int = 0, algorithm: Algorithm = .direct,
-                flat: Bool = false, blocksInner: Bool = false) {
+                flat: Bool = false, blocksInner: Bool = false, splitRows: Bool = false) {
         self.r = r; self.nv = nv; self.rb = rb; self.nr = nr; self.kc = kc; self.algorithm = algorithm
-        self.flat = flat; self.blocksInner = blocksInner
+        self.flat = flat; self.blocksInner = blocksInner; self.splitRows = splitRows
     }
 
-    enum CodingKeys: String, CodingKey { case r, nv, rb, nr, kc, algorithm, flat, blocksInner }
+    enum CodingKeys: String, CodingKey { case r, nv, rb, nr, kc, algorithm, flat, blocksInner, splitRows }
 
     /// Tuning files written before `nr`, `kc` and `algorithm` existed read as nr 1, kc 0, direct.
     public init(from decoder: Decoder) throws {
@@ -52,9 +57,10 @@ public struct LayerTiling: Equatable, Hashable, Sendable, Codable, CustomStringC
         algorithm = try c.decodeIfPresent(Algorithm.self, forKey: .algorithm) ?? .direct
         flat = try c.decodeIfPresent(Bool.self, forKey: .flat) ?? false
         blocksInner = try c.decodeIfPresent(Bool.self, forKey: .blocksInner) ?? false
+        splitRows = try c.decodeIfPresent(Bool.self, forKey: .splitRows) ?? false
     }
 
-    /// Writes `algorithm` only when it is not direct and `flat` and `blocksInner` only when set,
+    /// Writes `algorithm` only when it is not direct and the flags only when set,
     /// so other tilings encode as before.
     public func encode(to encoder: Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
@@ -66,11 +72,12 @@ public struct LayerTiling: Equatable, Hashable, Sendable, Codable, CustomStringC
         if algorithm != .direct { try c.encode(algorithm, forKey: .algorithm) }
         if flat { try c.encode(flat, forKey: .flat) }
         if blocksInner { try c.encode(blocksInner, forKey: .blocksInner) }
+        if splitRows { try c.encode(splitRows, forKey: .splitRows) }
     }
 
     public var description: String {
         "r=\(r) nr=\(nr) nv=\(nv) rb=\(rb) kc=\(kc)" + (algorithm == .direct ? "" : " \(algorithm.rawValue)")
-            + (flat ? " flat" : "") + (blocksInner ? " blocks-inner" : "")
+            + (flat ? " flat" : "") + (blocksInner ? " blocks-inner" : "") + (splitRows ? " split-rows" : "")
     }
 }
 
@@ -256,10 +263,14 @@ public enum Tiling {
             // 80) 0.87x.
             let one = panelWidth(w: src.w, p: 0, tileWidth: v, flat: false)
             let two = panelWidth(w: src.w, p: 0, tileWidth: 2 * v, flat: false)
-            // With 16 registers, 3 x 1 (12 accumulators): 3 x 2 would leave one output channel.
+            // With 16 registers, 3 x 2 with split rows (12 accumulators: a tile computes one
+            // output row, 2 taps), where two vectors pay, else 3 x 1 (4 taps, 12 accumulators,
+            // a broadcast per FMA). On a Zen 3 (classic model, 256x256, 1 thread, best of 6
+            // interleaved) the split 3 x 2 took 0.84x the time of 3 x 1 on up_sample.1 and .2,
+            // 0.97x in the up_conv.3 group, 1.0x on up_sample.0 (bound by its 8 MB of weights).
             let few = registers < 32
-            let nv = !few && Double(two) <= transposedOneVectorCost * Double(one) ? 2 : 1
-            let r = min(few ? 3 : nv == 2 ? 3 : 6, node.shape.c)
+            let nv = Double(two) <= transposedOneVectorCost * Double(one) ? 2 : 1
+            let r = min(few || nv == 2 ? 3 : 6, node.shape.c)
             let rb = transposedBandRows(cin: cin, inH: src.h, inW: src.w, nv: nv, v: v)
             // Flat tiles (3 x 2 vectors of a band's pixels, 3 x 1 with 16 registers), where
             // rounding each row up to whole vectors costs more than their stores: the small maps.
@@ -270,7 +281,7 @@ public enum Tiling {
             if allowFlat && node.shape.c >= 3 && src.h * src.w >= 2 * v && flatCost < rowCost {
                 return LayerTiling(r: 3, nv: flatNV, rb: flatRows, flat: true)
             }
-            return LayerTiling(r: r, nv: nv, rb: rb)
+            return LayerTiling(r: r, nv: nv, rb: rb, splitRows: few && nv == 2)
         case .input, .relu, .maxPool, .crop, .view, .concat, .output:
             return nil
         }
@@ -532,6 +543,11 @@ public enum Tiling {
         if t.blocksInner {
             guard case .conv = node.op, !t.flat else {
                 throw GraphError("tiling for \(node.name): \(t): blocks inner are for direct convs with row tiles")
+            }
+        }
+        if t.splitRows {
+            guard case .convTranspose = node.op, !t.flat else {
+                throw GraphError("tiling for \(node.name): \(t): split rows are for transposed convs with row tiles")
             }
         }
         if case .convTranspose = node.op, t.nr != 1 {

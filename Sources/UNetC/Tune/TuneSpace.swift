@@ -166,6 +166,16 @@ public enum TuneSpace {
                         * Tiling.flatOverhead(cin: layer.cin, k: 2, v: v)
                     scored.append((flatPadded * (1 + 0.25 * loads), flat))
                 }
+                // Split rows (`LayerTiling.splitRows`): one output row a tile, 2 taps; each
+                // input vector is loaded twice as often.
+                for nv in 1...3 where nv <= vectors {
+                    let acc = 2 * r * nv
+                    guard acc <= maxAccumulators, acc + nv + 1 <= registers, acc >= min(fewest, 2 * cout) else { continue }
+                    let padded = coutPadding
+                        * Double(((vectors + nv - 1) / nv) * nv * v) / Double(layer.inW)
+                    let loads = Double(2 * r + 2 * nv) / Double(acc)
+                    scored.append((padded * (1 + 0.25 * loads), transposedTiling(r: r, nv: nv, layer: layer, v: v, splitRows: true)))
+                }
             }
         }
         var seen = Set<LayerTiling>(), out: [LayerTiling] = []
@@ -255,8 +265,9 @@ public enum TuneSpace {
     }
 
     /// A transposed conv tile shape's first candidate: bands by the defaults' rule.
-    static func transposedTiling(r: Int, nv: Int, layer: TuneLayer, v: Int, flat: Bool = false) -> LayerTiling {
+    static func transposedTiling(r: Int, nv: Int, layer: TuneLayer, v: Int, flat: Bool = false,
+                                 splitRows: Bool = false) -> LayerTiling {
         let rb = Tiling.transposedBandRows(cin: layer.cin, inH: layer.inH, inW: layer.inW, nv: nv, v: v, flat: flat)
-        return normalize(LayerTiling(r: r, nv: nv, rb: rb, flat: flat), for: layer)
+        return normalize(LayerTiling(r: r, nv: nv, rb: rb, flat: flat, splitRows: splitRows), for: layer)
     }
 }
