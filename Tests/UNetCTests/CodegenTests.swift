@@ -391,6 +391,9 @@ final class CodegenTests: XCTestCase {
                     // 3 x 2 with split rows, except where two vectors pad the rows (8 columns).
                     XCTAssertEqual((t.splitRows ? 2 : 4) * t.r * t.nv, 12, "\(node.name): \(t)")
                     XCTAssertEqual(t.splitRows, graph.nodes[node.inputs[0]].shape.w > 8, "\(size) \(node.name): \(t)")
+                    // Bands of a 128 KiB panel (one row at least).
+                    let pw = Tiling.panelWidth(w: graph.nodes[node.inputs[0]].shape.w, p: 0, tileWidth: t.nv * 8, flat: false)
+                    XCTAssertTrue(t.rb == 1 || cin * pw * t.rb * 4 <= 128 << 10, "\(size) \(node.name): \(t)")
                 } else if node.shape.c >= 6 {
                     XCTAssertEqual(t.r * t.nr * t.nv, 12, "\(node.name): \(t)")
                     // 3x3: the blocks outer, chunks of 32 input channels (16 on the 512-wide

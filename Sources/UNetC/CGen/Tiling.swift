@@ -185,7 +185,9 @@ public enum Tiling {
     }
 
     /// Bytes of a transposed conv's band of input rows; the whole input map below the second.
+    /// With 16 registers, row tiles: the third, and no whole map (`transposedBandRows`).
     static let transposedBudget = 256 << 10
+    static let fewRegistersTransposedBudget = 128 << 10
     static let wholeMapBudget = 1 << 20
 
     /// The default tiling for node `node` of `graph`, for vectors of `v` floats; nil for
@@ -271,7 +273,7 @@ public enum Tiling {
             let few = registers < 32
             let nv = Double(two) <= transposedOneVectorCost * Double(one) ? 2 : 1
             let r = min(few || nv == 2 ? 3 : 6, node.shape.c)
-            let rb = transposedBandRows(cin: cin, inH: src.h, inW: src.w, nv: nv, v: v)
+            let rb = transposedBandRows(cin: cin, inH: src.h, inW: src.w, nv: nv, v: v, registers: registers)
             // Flat tiles (3 x 2 vectors of a band's pixels, 3 x 1 with 16 registers), where
             // rounding each row up to whole vectors costs more than their stores: the small maps.
             let flatNV = few ? 1 : 2
@@ -294,11 +296,16 @@ public enum Tiling {
     /// 512x512 its 4 MB map gains nothing). The defaults, and the tuner's first candidates.
     /// With flat tiles, of the rows up to twice that many, those whose band's last tile runs
     /// least past the band (at 572x572, up_sample.0's 35-wide rows: 2 rows, 70 pixels in 80,
-    /// not 1, 35 in 48).
-    static func transposedBandRows(cin: Int, inH: Int, inW: Int, nv: Int, v: Int, flat: Bool = false) -> Int {
+    /// not 1, 35 in 48). With 16 registers (a Zen 3's L2 is 512 KiB), row tiles take bands of
+    /// a 128 KiB panel and no whole map: the classic model at 256x256 (Zen 3, 1 thread, best of
+    /// 5 interleaved), bands of 2 rows where they were 16, 4 and 4: up_sample.0 0.86x the
+    /// time, .1 0.92x, .2 0.93x; on 2 threads 0.83x, 1.1x, 0.95x.
+    static func transposedBandRows(cin: Int, inH: Int, inW: Int, nv: Int, v: Int, flat: Bool = false,
+                                   registers: Int = 32) -> Int {
         let pw = panelWidth(w: inW, p: 0, tileWidth: nv * v, flat: flat)
-        if cin * pw * inH * 4 <= wholeMapBudget { return inH }
-        let rows = max(1, min(inH, transposedBudget / (cin * pw * 4)))
+        let few = registers < 32 && !flat
+        if !few && cin * pw * inH * 4 <= wholeMapBudget { return inH }
+        let rows = max(1, min(inH, (few ? fewRegistersTransposedBudget : transposedBudget) / (cin * pw * 4)))
         guard flat else { return rows }
         return (rows...min(inH, 2 * rows)).min { flatPadding(h: $0, w: inW, p: 0, tileWidth: nv * v) < flatPadding(h: $1, w: inW, p: 0, tileWidth: nv * v) }!
     }

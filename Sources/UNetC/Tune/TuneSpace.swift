@@ -158,7 +158,7 @@ public enum TuneSpace {
                     let padded = coutPadding
                         * Double(((vectors + nv - 1) / nv) * nv * v) / Double(layer.inW)
                     let loads = Double(4 * r + nv) / Double(acc)
-                    scored.append((padded * (1 + 0.25 * loads), transposedTiling(r: r, nv: nv, layer: layer, v: v)))
+                    scored.append((padded * (1 + 0.25 * loads), transposedTiling(r: r, nv: nv, layer: layer, v: v, registers: registers)))
                     // Flat (`LayerTiling.flat`): over the band's input rows as one run of pixels.
                     let flat = transposedTiling(r: r, nv: nv, layer: layer, v: v, flat: true)
                     let flatPadded = coutPadding
@@ -174,7 +174,7 @@ public enum TuneSpace {
                     let padded = coutPadding
                         * Double(((vectors + nv - 1) / nv) * nv * v) / Double(layer.inW)
                     let loads = Double(2 * r + 2 * nv) / Double(acc)
-                    scored.append((padded * (1 + 0.25 * loads), transposedTiling(r: r, nv: nv, layer: layer, v: v, splitRows: true)))
+                    scored.append((padded * (1 + 0.25 * loads), transposedTiling(r: r, nv: nv, layer: layer, v: v, registers: registers, splitRows: true)))
                 }
             }
         }
@@ -265,9 +265,10 @@ public enum TuneSpace {
     }
 
     /// A transposed conv tile shape's first candidate: bands by the defaults' rule.
-    static func transposedTiling(r: Int, nv: Int, layer: TuneLayer, v: Int, flat: Bool = false,
+    static func transposedTiling(r: Int, nv: Int, layer: TuneLayer, v: Int, registers: Int = 32, flat: Bool = false,
                                  splitRows: Bool = false) -> LayerTiling {
-        let rb = Tiling.transposedBandRows(cin: layer.cin, inH: layer.inH, inW: layer.inW, nv: nv, v: v, flat: flat)
+        let rb = Tiling.transposedBandRows(cin: layer.cin, inH: layer.inH, inW: layer.inW, nv: nv, v: v, flat: flat,
+                                           registers: registers)
         return normalize(LayerTiling(r: r, nv: nv, rb: rb, flat: flat, splitRows: splitRows), for: layer)
     }
 }
