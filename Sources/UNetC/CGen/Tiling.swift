@@ -29,8 +29,8 @@ public struct LayerTiling: Equatable, Hashable, Sendable, Codable, CustomStringC
     public var flat: Bool
     /// Direct convs with row tiles: a band's tiles take its blocks of `r` output channels
     /// innermost, so that each tile position's window of the panel chunk stays in L1 while the
-    /// chunk's weights for every block pass. Without it (the default with 32 registers) the
-    /// tile positions are innermost: each block's weights stay while the whole panel passes.
+    /// chunk's weights for every block pass. Without it (the default) the tile positions are
+    /// innermost: each block's weights stay while the whole panel passes.
     public var blocksInner: Bool
     /// Transposed convs with row tiles: a tile computes one of the two output rows of its
     /// input pixels (that row's 2 taps of the 4), so `r` x `nv` vectors take 2 r nv
@@ -143,7 +143,7 @@ public enum Tiling {
     static func fewRegisterChunks(cin: Int, h: Int, pw: Int, p: Int, nr: Int, rb: Int) -> (kc: Int, rb: Int) {
         func fit(_ kc: Int) -> Int { max(nr, (fewRegistersPanelBudget / (kc * pw * 4) - 2 * p) / nr * nr) }
         let kc = fit(fewRegistersChunk) >= fewRegistersMinRows ? fewRegistersChunk : fewRegistersChunk / 2
-        let bands = (h + fit(min(kc, cin)) - 1) / fit(min(kc, cin))
+        let rows = fit(min(kc, cin)), bands = (h + rows - 1) / rows
         return (cin > kc ? kc : 0, min(rb, ((h + bands - 1) / bands + nr - 1) / nr * nr))
     }
     /// Output rows a band of a wide map should hold at least (the channel chunk shrinks for it).
@@ -251,6 +251,7 @@ public enum Tiling {
             // chunk, and measured 4-5% slower on the classic model at 256x256 and 512x512
             // (1 thread; 2% on 2 threads).
             if registers < 32 && k == 3 && !flat {
+                // With 16 registers, chunks after all, and bands to fit them (`fewRegistersChunk`).
                 let few = fewRegisterChunks(cin: cin, h: h, pw: pw, p: p, nr: nr, rb: rb)
                 return LayerTiling(r: r, nv: nv, rb: few.rb, nr: nr, kc: few.kc)
             }
