@@ -3,7 +3,7 @@
  * and then computed by {{FN}}_band. */
 static void {{FN}}({{PARAMS}}float *out, float *panel)
 {
-    UNET_OMP(omp parallel)
+{{CLAIM}}    UNET_OMP(omp parallel)
     {
         size_t n, y0, ys = 0;
         UNET_PHASE("{{NODE}}", "start");

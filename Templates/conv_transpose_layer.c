@@ -2,7 +2,7 @@
 /* {{NODE}} on its own: bands of {{RB}} input rows. */
 static void {{FN}}(const float *in, float *out, float *panel)
 {
-    UNET_OMP(omp parallel)
+{{CLAIM}}    UNET_OMP(omp parallel)
     {
         size_t n, y0;
 {{THREAD_ROWS}}{

@@ -783,7 +783,7 @@ final class CodegenTests: XCTestCase {
         }
         options.threads = 2
         // The last case: tiles 3 rows high on the image twice the size, so its 128-row maps have
-        // 43 rows of tiles (ending one row past the map): 21 each on 2 threads and one shared.
+        // 43 rows of tiles (ending one row past the map), claimed in bands of 5, then fewer.
         for (batch, scale, nr) in [(1, 1, 1), (2, 1, 1), (1, 2, 1), (1, 2, 3)] {
             let (h, w) = (scale * f.height, scale * f.width)
             for node in graph.nodes {

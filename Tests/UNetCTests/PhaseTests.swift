@@ -89,22 +89,43 @@ final class PhaseTests: XCTestCase {
         XCTAssertEqual(result.status, 0, result.output)
 
         // Each conv, with each of the 2 threads' band count: batch x ceil(height / rb) where the
-        // threads share every band; where each takes rows of its own, its half of the rows of
-        // tiles in bands of rb.
+        // threads share every band. Where they claim bands of rows of their own (unet_claim),
+        // which thread takes which depends on their speed: the two counts add up to the claims.
         var expected: [String] = [], own = 0
+        let lines = result.output.split(separator: "\n").map(String.init)
         for node in program.graph.nodes {
             guard case .conv = node.op, let t = program.tilings[node.name] else { continue }
-            let h = node.shape.h, bands = { (rows: Int) in node.shape.n * ((rows + t.rb - 1) / t.rb) }
+            let h = node.shape.h, bands = node.shape.n * ((h + t.rb - 1) / t.rb)
             if Tiling.threadRows(node, in: program.graph, t, threads: 2) {
-                let groups = (h + t.nr - 1) / t.nr, split = groups / 2 * t.nr
-                expected.append("\(node.name) \(bands(split)) \(bands(min(h, groups * t.nr) - split))")
+                let groups = (h + t.nr - 1) / t.nr
+                let claims = Self.claims(perImage: groups, images: node.shape.n, most: max(1, t.rb / t.nr), threads: 2)
+                XCTAssertGreaterThan(claims.count, node.shape.n * ((h + t.rb - 1) / t.rb), node.name)
+                XCTAssertEqual(claims.reduce(0, +), node.shape.n * groups, node.name)
+                // The line as printed when the sum is right.
+                let counts = lines.first { $0.hasPrefix(node.name + " ") }?.split(separator: " ").dropFirst().compactMap { Int($0) } ?? []
+                XCTAssertEqual(counts.count, 2, node.name)
+                XCTAssertEqual(counts.reduce(0, +), claims.count, node.name)
+                expected.append("\(node.name) " + counts.map(String.init).joined(separator: " "))
                 own += 1
             } else {
-                expected.append("\(node.name) \(bands(h)) \(bands(h))")
+                expected.append("\(node.name) \(bands) \(bands)")
             }
         }
         XCTAssertGreaterThan(expected.count, 4)
         XCTAssertEqual(own > 0, !tiling.isEmpty)
-        XCTAssertEqual(result.output.split(separator: "\n").map(String.init), expected)
+        XCTAssertEqual(lines, expected)
+    }
+
+    /// The rows of tiles each claim takes, in order, as unet_claim hands them out: up to `most`
+    /// in one image, at least one, and no more than 1 / (2 threads) of those left.
+    static func claims(perImage: Int, images: Int, most: Int, threads: Int) -> [Int] {
+        var first = 0, sizes: [Int] = []
+        let total = perImage * images
+        while first < total {
+            let n = min((total - first + 2 * threads - 1) / (2 * threads), most, perImage - first % perImage)
+            sizes.append(n)
+            first += n
+        }
+        return sizes
     }
 }

@@ -163,7 +163,7 @@ static void {{FN}}({{PARAMS}}float *out)
  * and then computed by {{FN}}_band. */
 static void {{FN}}({{PARAMS}}float *out, float *panel)
 {
-    UNET_OMP(omp parallel)
+{{CLAIM}}    UNET_OMP(omp parallel)
     {
         size_t n, y0, ys = 0;
         UNET_PHASE("{{NODE}}", "start");
@@ -201,41 +201,39 @@ static void {{FN}}({{PARAMS}}float *out, float *panel)
 """#,
     "conv_rows.c": #"""
         if (UNET_THREADS() <= {{SLOTS}}) {
-            /* Each thread takes a run of whole rows of tiles, its equal share of the {{GROUPS}} of
-             * each image, in bands it packs into a panel of its own: no thread reads what another
-             * packed, and none waits until its rows end. (Sharing every band out by output
-             * channels moves the panel between the cores; in the minutes when that traffic is
-             * slow, the classic model's full-size layers took 1.12-1.15x as long.) A band is packed
-             * and computed in a team of one, a nested region, whose loops this thread runs
-             * whole. The rows of tiles left over when the threads' shares are equal, fewer than
-             * the threads, are shared out like every band below, so that no thread computes a
-             * row of tiles more than another. With more threads than the {{SLOTS}} panels, every
-             * thread works on every band. */
-            size_t me = (size_t)UNET_THREAD(), nt = (size_t)UNET_THREADS(), even = {{GROUPS}} / nt;
-            size_t ya = even * me * {{NR}}, yb = even * (me + 1) * {{NR}};
-            float *mine = panel + me * {{SLOT_FLOATS}};
-            ys = even * nt * {{NR}};
-            if (yb > {{H}}) yb = {{H}};
-            for (n = 0; n < {{N}}; n++) {
-                for (y0 = ya; y0 < yb; y0 += {{RB}}) {
-                    size_t rows = yb - y0 < {{RB}} ? yb - y0 : {{RB}};
-                    size_t groups = (rows + {{NR}} - 1) / {{NR}};
-                    UNET_OMP(omp parallel num_threads(1))
-                    {
-                        ptrdiff_t t;
+            /* Each thread claims bands of whole rows of tiles from `next`, one band at a time, and
+             * packs each into a panel of its own: no thread reads what another packed, and none
+             * waits until the rows run out. (Sharing every band out by output channels moves the
+             * panel between the cores; in the minutes when that traffic is slow, the classic
+             * model's full-size layers took 1.12-1.15x as long.) Claims take up to {{RB}} rows, fewer
+             * towards the end (unet_claim), so that the threads finish within a short band of
+             * each other however fast their cores run. A band is packed and computed in a team
+             * of one, a nested region, whose loops this thread runs whole. With more threads
+             * than the {{SLOTS}} panels, every thread works on every band. */
+            size_t nt = (size_t)UNET_THREADS(), groups, first, bands = 0;
+            float *mine = panel + (size_t)UNET_THREAD() * {{SLOT_FLOATS}};
+            ys = {{H}};
+            while ((groups = unet_claim(&next, {{GROUPS}}, {{N}}, {{CLAIM_GROUPS}}, nt, &first)) > 0) {
+                size_t rows;
+                if (bands++ > 0) UNET_PHASE("{{NODE}}", "wait");
+                n = first / {{GROUPS}};
+                y0 = first % {{GROUPS}} * {{NR}};
+                rows = {{H}} - y0 < groups * {{NR}} ? {{H}} - y0 : groups * {{NR}};
+                UNET_OMP(omp parallel num_threads(1))
+                {
+                    ptrdiff_t t;
 {{MY_PACK}}
-                    }
-                    UNET_PHASE("{{NODE}}", "pack");
-                    UNET_PHASE("{{NODE}}", "wait");
-                    UNET_OMP(omp parallel num_threads(1))
-                    {{FN}}_band(mine, rows, out + (n * {{COUT}} * {{H}} + y0) * {{W}}, {{OUT_PLANE}}, {{W}});
-                    UNET_PHASE("{{NODE}}", "compute");
-                    if (n + 1 < {{N}} || y0 + {{RB}} < yb) UNET_PHASE("{{NODE}}", "wait");
                 }
+                UNET_PHASE("{{NODE}}", "pack");
+                UNET_PHASE("{{NODE}}", "wait");
+                UNET_OMP(omp parallel num_threads(1))
+                {{FN}}_band(mine, rows, out + (n * {{COUT}} * {{H}} + y0) * {{W}}, {{OUT_PLANE}}, {{W}});
+                UNET_PHASE("{{NODE}}", "compute");
             }
             UNET_OMP(omp barrier)
-            if (ya < yb) UNET_PHASE("{{NODE}}", "wait");
+            if (bands > 0) UNET_PHASE("{{NODE}}", "wait");
         }
+
 """#,
     "conv_tile.c": #"""
 
@@ -429,7 +427,7 @@ UNET_TILE void unet_convT_flat_{{R}}x{{NV}}(const float *p, size_t cin, size_t p
 /* {{NODE}} on its own: bands of {{RB}} input rows. */
 static void {{FN}}(const float *in, float *out, float *panel)
 {
-    UNET_OMP(omp parallel)
+{{CLAIM}}    UNET_OMP(omp parallel)
     {
         size_t n, y0;
 {{THREAD_ROWS}}{
@@ -448,23 +446,23 @@ static void {{FN}}(const float *in, float *out, float *panel)
 """#,
     "conv_transpose_rows.c": #"""
         if (UNET_THREADS() <= {{SLOTS}}) {
-            /* Each thread takes a run of the {{IH}} input rows of each image, in bands it packs into
-             * a panel of its own (as the direct convs with many rows do): no thread reads what
-             * another packed, and none waits until the layer ends. A band runs in a team of one,
-             * a nested region, whose loops this thread runs whole. With more threads than the
+            /* Each thread claims bands of the {{IH}} input rows of each image from `next`, one at
+             * a time (unet_claim: {{RB}} rows, fewer towards the end), and packs them into a panel
+             * of its own (as the direct convs with many rows do): no thread reads what another
+             * packed, and none waits until the rows run out. A band runs in a team of one, a
+             * nested region, whose loops this thread runs whole. With more threads than the
              * {{SLOTS}} panels, every thread works on every band instead. */
-            size_t me = (size_t)UNET_THREAD(), nt = (size_t)UNET_THREADS();
-            size_t ya = {{IH}} * me / nt, yb = {{IH}} * (me + 1) / nt;
-            float *mine = panel + me * {{SLOT_FLOATS}};
-            for (n = 0; n < {{N}}; n++) {
-                for (y0 = ya; y0 < yb; y0 += {{RB}}) {
-                    size_t rows = yb - y0 < {{RB}} ? yb - y0 : {{RB}};
-                    UNET_OMP(omp parallel num_threads(1))
-                    {{FN}}_band(in + n * {{IN_BATCH}}, y0, rows, 0, 0,
-                                out + (n * {{COUT}} * {{OH}} + 2 * y0) * {{OW}}, {{OUT_PLANE}}, {{OW}}, mine);
-                }
+            size_t nt = (size_t)UNET_THREADS(), rows, first;
+            float *mine = panel + (size_t)UNET_THREAD() * {{SLOT_FLOATS}};
+            while ((rows = unet_claim(&next, {{IH}}, {{N}}, {{RB}}, nt, &first)) > 0) {
+                n = first / {{IH}};
+                y0 = first % {{IH}};
+                UNET_OMP(omp parallel num_threads(1))
+                {{FN}}_band(in + n * {{IN_BATCH}}, y0, rows, 0, 0,
+                            out + (n * {{COUT}} * {{OH}} + 2 * y0) * {{OW}}, {{OUT_PLANE}}, {{OW}}, mine);
             }
         } else 
+
 """#,
     "conv_transpose_split_call.c": #"""
         /* Output row y of the band: input row y / 2, the taps of row y % 2 of the kernel. */
@@ -796,6 +794,30 @@ static void unet_pack_plane(float *restrict dst, size_t pw, size_t rows, const f
         for (x = 0; x < w; x++) d[pad + x] = s[x];
         for (x = pad + w; x < pw; x++) d[x] = 0.0f;
     }
+}
+
+/* Claims a band for one thread of a team of `nt` sharing `*next`: the first of the `per_image`
+ * x `images` rows of tiles that no thread has taken yet, and after it up to `most` in all in
+ * the same image; with more than one thread fewer towards the end (1 / (2 nt) of those left, at
+ * least one), so that the threads finish within a short band of one another however fast each
+ * runs: a thread on a core that another program keeps busy takes fewer bands. Returns how many
+ * rows of tiles it took (0 when none are left) and sets `*first` to the first. Static inline:
+ * a unet.c without such bands has no use for it. */
+static inline size_t unet_claim(size_t *next, size_t per_image, size_t images, size_t most, size_t nt,
+                                size_t *first)
+{
+    size_t f, n;
+    UNET_OMP(omp critical(unet_claim))
+    {
+        f = *next;
+        n = per_image * images - f;
+        if (nt > 1) n = (n + 2 * nt - 1) / (2 * nt);
+        if (n > most) n = most;
+        if (n > per_image - f % per_image) n = per_image - f % per_image;
+        *next = f + n;
+    }
+    *first = f;
+    return n;
 }
 
 /* Stores the first `cols` lanes of v at p: a whole vector when all fit. */
@@ -1254,15 +1276,17 @@ static void {{FN}}_band(const float *panel, size_t rows, float *out, size_t out_
 """#,
     "winograd_bands.c": #"""
         if (UNET_THREADS() <= {{SLOTS}}) {
-            /* Each thread takes whole bands and packs them into a scratch of its own, so no
-             * thread reads what another wrote and nothing waits for a barrier. (Sharing every band
-             * moves the panel and the transformed input between the cores; where that traffic is
-             * slow, the classic model's full-size layers took twice as long.) A band runs in a
-             * team of one, the nested region, whose loops this thread runs whole. With more
-             * threads than the {{SLOTS}} scratches, every thread works on every band instead. */
+            /* Each thread takes whole bands, the next one left whenever it is done with one (a
+             * dynamic schedule: a thread on a busy core takes fewer), and packs them into a
+             * scratch of its own, so no thread reads what another wrote and none waits before
+             * the end. (Sharing every band moves the panel and the transformed input between the
+             * cores; where that traffic is slow, the classic model's full-size layers took twice
+             * as long.) A band runs in a team of one, the nested region, whose loops this thread
+             * runs whole. With more threads than the {{SLOTS}} scratches, every thread works on
+             * every band instead. */
             float *mine = scratch + (size_t)UNET_THREAD() * {{SLOT_FLOATS}};
             ptrdiff_t b;
-            UNET_OMP(omp for schedule(static))
+            UNET_OMP(omp for schedule(dynamic, 1))
             for (b = 0; b < {{N}} * {{BANDS}}; b++) {
                 n = (size_t)b / {{BANDS}};
                 y0 = (size_t)b % {{BANDS}} * {{RB}};

@@ -538,11 +538,13 @@ struct Lowering {
                 : "outermost (a block's weights in L1 across the tiles)",
             "PACK": standalone(i) && !inPlace
                 ? indent(layerPacks(node, plane: plane, pw: pw, pad: p, rowGroup: t.nr, nowait: true), by: 4) : "",
-            "THREAD_ROWS": ""]
+            "THREAD_ROWS": "", "CLAIM": ""]
         if threadRows(i) {
-            // Each thread's own rows, ahead of the shared loop: the same values, and its panel.
+            // Bands each thread claims for itself (unet_claim), ahead of the shared loop, with a panel of its own.
+            fields["CLAIM"] = claimDeclaration
             let rows: [String: CustomStringConvertible] = [
                 "SLOTS": threads, "SLOT_FLOATS": panelSlotFloats(i), "GROUPS": (h + t.nr - 1) / t.nr,
+                "CLAIM_GROUPS": max(1, t.rb / t.nr),
                 "MY_PACK": indent(layerPacks(node, plane: plane, pw: pw, pad: p, rowGroup: t.nr, panel: "mine"), by: 8)]
             fields["THREAD_ROWS"] = Template.render(["conv_rows.c"], fields.merging(rows) { $1 },
                                                     sharedWith: ["conv.c", "conv_flat.c", "conv_layer.c", "conv_inplace_layer.c"])
@@ -552,6 +554,10 @@ struct Lowering {
         layerCode += Template.render(standalone(i) ? [band, layer] : [band], fields,
                                      sharedWith: ["conv.c", "conv_flat.c", "conv_layer.c", "conv_inplace_layer.c"])
     }
+
+    /// The shared counter of a layer whose threads claim bands of rows (`unet_claim`), declared
+    /// ahead of its parallel region.
+    let claimDeclaration = "    size_t next = 0; /* the first row no thread has claimed yet (unet_claim) */\n"
 
     /// `text` with every non-empty line moved right by `by` spaces.
     func indent(_ text: String, by n: Int) -> String {
@@ -704,7 +710,7 @@ struct Lowering {
             "WEIGHTS": wexpr, "BIAS": bexpr, "N": s.n, "IH": s.h, "IW": s.w, "PLANE": pn.pw * rows,
             "IN_BATCH": st.c * st.h * st.w, "IN_PLANE": st.h * st.w, "IN_ROW": st.w, "COB": cob, "XT": xt,
             "WBLOCK": cin * 4 * t.r, "COUT": cout, "OH": node.shape.h, "OW": node.shape.w,
-            "OUT_PLANE": node.shape.h * node.shape.w, "THREAD_ROWS": "        "]
+            "OUT_PLANE": node.shape.h * node.shape.w, "THREAD_ROWS": "        ", "CLAIM": ""]
         let band = t.flat ? "conv_transpose_flat.c" : "conv_transpose.c"
         let all = ["conv_transpose.c", "conv_transpose_flat.c", "conv_transpose_layer.c"]
         // Row tiles: tile t's row y is an input row, or with split rows an output row.
@@ -716,6 +722,7 @@ struct Lowering {
                                                   sharedWith: all + calls)
         }
         if threadRows(i) {
+            fields["CLAIM"] = claimDeclaration
             let rows: [String: CustomStringConvertible] = ["SLOTS": threads, "SLOT_FLOATS": panelSlotFloats(i)]
             fields["THREAD_ROWS"] = Template.render(["conv_transpose_rows.c"], fields.merging(rows) { $1 }, sharedWith: all)
         }

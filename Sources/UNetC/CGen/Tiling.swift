@@ -460,9 +460,9 @@ public enum Tiling {
     }
 
     /// Rows of tiles a direct conv within `threadRowsWeightBudget` needs before its threads
-    /// take rows of tiles of their own. The rows left over when the threads' equal shares are
-    /// taken (fewer than the threads) are shared out by output channels, so an odd count costs
-    /// no thread a row of tiles more than another. The 128x128 layers at 256x256 (43 rows of
+    /// take rows of tiles of their own. (The threads now claim bands of them as they go,
+    /// `unet_claim`; the figures here are from equal shares, the few rows left over shared out
+    /// by output channels, which the claims replaced.) The 128x128 layers at 256x256 (43 rows of
     /// tiles 3 high: 21 each and one shared) took 0.93-0.95x as long as on shared bands in slow
     /// minutes and 0.99-1.0x in the usual ones (`bench/ab.py`, 2 threads, 76 and 33 processes);
     /// split 22 and 21 instead, they had been 1.01-1.03x slower. The 16x16 middle convs at
