@@ -2,6 +2,7 @@
 """Two builds of a U-Net's C, timed layer by layer, interleaved: is B faster than A?
 
     python3 bench/ab.py GEN_A GEN_B [--threads 2] [--rounds 10] [--runs 3] [--match REGEX]
+                        [--busy-core CPU]
 
 GEN_A and GEN_B are `unetc generate --external-weights` output directories (or with the
 weights embedded), for the same model and input size: say the defaults and a tuning file, or
@@ -16,12 +17,17 @@ process, and with 2 threads or more the rounds are split into "fast" (round trip
 both times) and "slow" (over 250 ns both times); mixed ones are dropped. Only the same pair
 of builds measured in the same minutes compares. The same directory given twice shows the
 noise: on this machine 0.93-1.02x on the whole run with 2-6 rounds, so take 10 or more.
+
+`--busy-core 1` keeps CPU 1 busy with a spinning process throughout: a parallel run then has a
+thread on a core it shares, as an app beside other busy threads does, and a static split of the
+work waits for that thread.
 """
 import argparse
 import array
 import os
 import re
 import statistics
+import subprocess
 import sys
 import tempfile
 
@@ -54,6 +60,9 @@ def main(argv=None):
     ap.add_argument("--runs", type=int, default=3, help="timed runs per process")
     ap.add_argument("--match", default=None, help="print only the layers matching this regex (and the total)")
     ap.add_argument("--cc", default=None)
+    ap.add_argument("--busy-core", type=int, default=None, metavar="CPU",
+                    help="keep CPU busy with a spinning process of the same priority while the "
+                         "rounds run: a core shared with another program (no fast/slow split)")
     a = ap.parse_args(argv)
     cc = pick_cc(a.cc)
     with tempfile.TemporaryDirectory() as tmp:
@@ -74,21 +83,16 @@ def main(argv=None):
         else:
             print(f"outputs: max abs difference {max(abs(x - y) for x, y in zip(outputs['A'], outputs['B'])):.3g}")
         res = {}
-        for r in range(a.rounds):
-            for k in ("A", "B") if r % 2 == 0 else ("B", "A"):
-                before = run_crosscore(crosscore)
-                times = run(cmds[k], a.threads, a.runs)
-                after = run_crosscore(crosscore)
-                if before is None:
-                    cls = "all"
-                elif before < SLOW_TRIP_NS and after < SLOW_TRIP_NS:
-                    cls = "fast"
-                elif before > SLOW_TRIP_NS and after > SLOW_TRIP_NS:
-                    cls = "slow"
-                else:
-                    continue
-                for name, ms in times.items():
-                    res.setdefault((cls, k, name), []).append(ms)
+        spinner = busy(a.busy_core) if a.busy_core is not None else None
+        if spinner:
+            crosscore = None  # the spinning core answers slowly: no minutes to tell apart
+            print(f"CPU {a.busy_core} kept busy by process {spinner.pid}")
+        try:
+            rounds(a, cmds, crosscore, res)
+        finally:
+            if spinner:
+                spinner.kill()
+                spinner.wait()
     pat = re.compile(a.match) if a.match else None
     for cls in ("all", "fast", "slow"):
         if (cls, "A", "total") not in res or (cls, "B", "total") not in res:
@@ -103,6 +107,32 @@ def main(argv=None):
             x, y = segment_median(res, cls, "A", seg_a), segment_median(res, cls, "B", seg_b)
             print(f"  {label:28s} {x:9.2f} {y:9.2f}  {y / x:.3f}")
     return 0
+
+
+def rounds(a, cmds, crosscore, res):
+    """Runs `a.rounds` processes of each build, alternately, into res[(minutes, build, layer)]."""
+    for r in range(a.rounds):
+        for k in ("A", "B") if r % 2 == 0 else ("B", "A"):
+            before = run_crosscore(crosscore)
+            times = run(cmds[k], a.threads, a.runs)
+            after = run_crosscore(crosscore)
+            if before is None:
+                cls = "all"
+            elif before < SLOW_TRIP_NS and after < SLOW_TRIP_NS:
+                cls = "fast"
+            elif before > SLOW_TRIP_NS and after > SLOW_TRIP_NS:
+                cls = "slow"
+            else:
+                continue
+            for name, ms in times.items():
+                res.setdefault((cls, k, name), []).append(ms)
+
+
+def busy(cpu):
+    """A process spinning on `cpu` at the same priority: what a program sharing that core does
+    to a parallel run (its threads there get a share of the core, not all of it)."""
+    return subprocess.Popen([sys.executable, "-c",
+                             f"import os\nos.sched_setaffinity(0, {{{cpu}}})\nwhile True:\n    pass\n"])
 
 
 def layer_segments(mine, theirs):
