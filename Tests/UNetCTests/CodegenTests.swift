@@ -847,7 +847,7 @@ final class CodegenTests: XCTestCase {
             // What `inspect --tiling` reports.
             for node in streamed { XCTAssertEqual(grouped.ownThreads[node.name], "rows", "\(name) \(node.name)") }
             let source = String(decoding: grouped.source(), as: UTF8.self)
-            XCTAssertTrue(source.contains("down0_conv2_rows(in0, out, pool0, scratch + me * "), name)
+            XCTAssertTrue(source.contains("down0_conv2_rows(in0, out, pool0, mine, n, ys, &at[me], &end[me], n == 0);"), name)
             XCTAssertEqual(source.contains("unet_convT_row_tile_3x2("), registers == 16, "\(name) \(registers)")
             let reference = try Verifier.build(plain, cc: try TestToolchain.compiler(), flags: Toolchain.defaultFlags)
             defer { try? FileManager.default.removeItem(atPath: reference.directory) }
@@ -859,6 +859,13 @@ final class CodegenTests: XCTestCase {
                 let output = try Verifier.execute(built, input: f.input, outputCount: expected.count, threads: threads, trace: false).output
                 XCTAssertTrue(bitIdentical(output, expected), "\(name) r\(registers), \(threads) threads: \(maxAbsDiff(output, expected))")
             }
+            // Thread 0 starting on all the rows: the other takes the later half of them, and so
+            // on (unet_steal), wherever the rows left are two bands or more.
+            let stealing = try Verifier.build(grouped, cc: try TestToolchain.compiler(),
+                                              flags: Toolchain.defaultFlags + ["-DUNET_GROUP_SHARE(h,me,nt)=((me)==0?0:(h))"])
+            defer { try? FileManager.default.removeItem(atPath: stealing.directory) }
+            let output = try Verifier.execute(stealing, input: f.input, outputCount: expected.count, threads: 2, trace: false).output
+            XCTAssertTrue(bitIdentical(output, expected), "\(name) r\(registers), rows taken: \(maxAbsDiff(output, expected))")
         }
     }
 

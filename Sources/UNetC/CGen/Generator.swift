@@ -382,6 +382,7 @@ struct Lowering {
 
         for (i, node) in graph.nodes.enumerated() { fnNames[i] = names.name(for: node.name) }
         if graph.nodes.indices.contains(where: isGroupDriver) { tileCode += Template.render("group_support.c", [:]) }
+        if graph.nodes.indices.contains(where: { threadRows($0) && standalone($0) }) { tileCode += Template.render("claim.c", [:]) }
         // The kernels, in node order: a band function per conv, and the function that runs a
         // node on its own where it is not part of a group; the calls, in step order.
         var groupCode = ""

@@ -13,7 +13,9 @@
 //
 // In the speed schedule each thread runs the loop over a run of the driver's rows of its own,
 // with scratches of its own (`groupSlots`): its first band computes each window whole, so the
-// streamed layers' rows next to a boundary are computed by both threads. In `--memory min`
+// streamed layers' rows next to a boundary are computed by both threads. A thread whose rows
+// run out takes the later half of the rows another has not begun (`unet_steal`), where that
+// is two bands or more, and runs the loop over them the same way. In `--memory min`
 // every thread works on every band, sharing one scratch.
 
 
@@ -346,7 +348,7 @@ extension Lowering {
         let d = graph.nodes[driver], st = storage(driver), h = d.shape.h
         let out = banded(driver) ? "scratch + \(layout.band)" : "out + n * \(st.c * st.h * st.w) + y0 * \(st.w)"
         let (outPlane, outRow) = banded(driver) ? (rb * d.shape.w, d.shape.w) : (st.h * st.w, st.w)
-        w.indented { w in w.indented { w in w.indented { w in
+        w.indented { w in w.indented { w in
             prepare(driver, &w)
             w.line("/* \(d.name): rows [y0, y0 + \(rb)) */")
             w.line("{")
@@ -360,7 +362,7 @@ extension Lowering {
                 }
             }
             w.line("}")
-        } } }
+        } }
         let described = layout.levels.map { l -> String in
             let node = graph.nodes[l.node]
             var s = " * \(node.name): \(node.op.mnemonic) -> \(node.shape)"
