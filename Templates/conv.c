@@ -5,12 +5,14 @@
  * of {{P}}); the input channels are summed in chunks of {{KC}}, so that a chunk's weights for
  * one tile stay in L1 and its part of the panel in L2 while every tile of the band uses them.
  * Computes `rows` output rows from `panel` (at the band's first input row) into `out` (at the
- * band's first row, channels `out_plane` floats apart, rows `out_row` apart). Runs on every
- * thread of a parallel region; returns without a barrier. */
-static void {{FN}}_band(const float *panel, size_t rows, float *out, size_t out_plane, size_t out_row)
+ * band's first row, channels `out_plane` floats apart, rows `out_row` apart), the blocks of
+ * {{R}} output channels [cb0, cb1) of the {{COB}}. Runs on every thread of a parallel region;
+ * returns without a barrier. */
+static void {{FN}}_blocks(const float *panel, size_t rows, float *out, size_t out_plane, size_t out_row,
+{{FN_PAD}}                size_t cb0, size_t cb1)
 {
     const float *weights = {{WEIGHTS}}, *bias = {{BIAS}};
-    size_t groups = (rows + {{NR}} - 1) / {{NR}}, c0;
+    size_t groups = (rows + {{NR}} - 1) / {{NR}}, nb = cb1 - cb0, c0;
     ptrdiff_t t;
     /* A static schedule over the same count gives each thread the same tiles in every chunk,
      * so a thread only reads back partial sums it wrote itself: the chunks need no barrier.
@@ -20,8 +22,8 @@ static void {{FN}}_band(const float *panel, size_t rows, float *out, size_t out_
         size_t kc = {{CIN}} - c0 < {{KC}} ? {{CIN}} - c0 : {{KC}};
         int first = c0 == 0, last = c0 + kc == {{CIN}};
         UNET_OMP(omp for schedule(static) nowait)
-        for (t = 0; t < (ptrdiff_t)({{COB}} * groups * {{XT}}); t++) {
-            size_t cb = {{CB_OF_T}};
+        for (t = 0; t < (ptrdiff_t)(nb * groups * {{XT}}); t++) {
+            size_t cb = cb0 + {{CB_OF_T}};
             size_t y = {{Y_OF_T}} % groups * {{NR}}, xt = {{XT_OF_T}};
             size_t co = cb * {{R}};
             unet_conv{{K}}_tile_{{R}}x{{NR}}x{{NV}}(panel + c0 * {{PLANE}} + y * {{PW}} + xt * {{TW}}, kc,
@@ -33,3 +35,4 @@ static void {{FN}}_band(const float *panel, size_t rows, float *out, size_t out_
         }
     }
 }
+{{BAND_WRAPPER}}

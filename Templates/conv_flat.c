@@ -5,9 +5,10 @@
  * halo of {{P}}), and a row of {{PW}} pixels gives {{W}} outputs and {{PAD_COLS}} dropped ones. The
  * input channels are summed in chunks of {{KC}}. Computes `rows` output rows from `panel` (at
  * the band's first input row) into `out` (at the band's first row, channels `out_plane` floats
- * apart, rows `out_row` apart). Runs on every thread of a parallel region; returns without a
- * barrier. */
-static void {{FN}}_band(const float *panel, size_t rows, float *out, size_t out_plane, size_t out_row)
+ * apart, rows `out_row` apart), the blocks of {{R}} output channels [cb0, cb1) of the {{COB}}.
+ * Runs on every thread of a parallel region; returns without a barrier. */
+static void {{FN}}_blocks(const float *panel, size_t rows, float *out, size_t out_plane, size_t out_row,
+{{FN_PAD}}                size_t cb0, size_t cb1)
 {
     const float *weights = {{WEIGHTS}}, *bias = {{BIAS}};
     size_t n = rows * {{PW}}, tiles = (n + {{TW}} - 1) / {{TW}}, c0;
@@ -18,8 +19,8 @@ static void {{FN}}_band(const float *panel, size_t rows, float *out, size_t out_
         size_t kc = {{CIN}} - c0 < {{KC}} ? {{CIN}} - c0 : {{KC}};
         int first = c0 == 0, last = c0 + kc == {{CIN}};
         UNET_OMP(omp for schedule(static) nowait)
-        for (t = 0; t < (ptrdiff_t)({{COB}} * tiles); t++) {
-            size_t cb = (size_t)t / tiles, i0 = (size_t)t % tiles * {{TW}}, co = cb * {{R}};
+        for (t = 0; t < (ptrdiff_t)((cb1 - cb0) * tiles); t++) {
+            size_t cb = cb0 + (size_t)t / tiles, i0 = (size_t)t % tiles * {{TW}}, co = cb * {{R}};
             unet_conv{{K}}_flat_{{R}}x{{NV}}(panel + c0 * {{PLANE}} + i0, kc, {{PLANE}}, {{PW}},
                                   weights + cb * {{WBLOCK}} + c0 * {{KK}}, first ? bias + co : NULL,
                                   {{RELU}} && last, out + co * out_plane, out_plane, out_row,
@@ -27,3 +28,4 @@ static void {{FN}}_band(const float *panel, size_t rows, float *out, size_t out_
         }
     }
 }
+{{BAND_WRAPPER}}

@@ -35,12 +35,14 @@ static size_t unet_claim(size_t *next, size_t per_image, size_t images, size_t m
  * of {{P}}); the input channels are summed in chunks of {{KC}}, so that a chunk's weights for
  * one tile stay in L1 and its part of the panel in L2 while every tile of the band uses them.
  * Computes `rows` output rows from `panel` (at the band's first input row) into `out` (at the
- * band's first row, channels `out_plane` floats apart, rows `out_row` apart). Runs on every
- * thread of a parallel region; returns without a barrier. */
-static void {{FN}}_band(const float *panel, size_t rows, float *out, size_t out_plane, size_t out_row)
+ * band's first row, channels `out_plane` floats apart, rows `out_row` apart), the blocks of
+ * {{R}} output channels [cb0, cb1) of the {{COB}}. Runs on every thread of a parallel region;
+ * returns without a barrier. */
+static void {{FN}}_blocks(const float *panel, size_t rows, float *out, size_t out_plane, size_t out_row,
+{{FN_PAD}}                size_t cb0, size_t cb1)
 {
     const float *weights = {{WEIGHTS}}, *bias = {{BIAS}};
-    size_t groups = (rows + {{NR}} - 1) / {{NR}}, c0;
+    size_t groups = (rows + {{NR}} - 1) / {{NR}}, nb = cb1 - cb0, c0;
     ptrdiff_t t;
     /* A static schedule over the same count gives each thread the same tiles in every chunk,
      * so a thread only reads back partial sums it wrote itself: the chunks need no barrier.
@@ -50,8 +52,8 @@ static void {{FN}}_band(const float *panel, size_t rows, float *out, size_t out_
         size_t kc = {{CIN}} - c0 < {{KC}} ? {{CIN}} - c0 : {{KC}};
         int first = c0 == 0, last = c0 + kc == {{CIN}};
         UNET_OMP(omp for schedule(static) nowait)
-        for (t = 0; t < (ptrdiff_t)({{COB}} * groups * {{XT}}); t++) {
-            size_t cb = {{CB_OF_T}};
+        for (t = 0; t < (ptrdiff_t)(nb * groups * {{XT}}); t++) {
+            size_t cb = cb0 + {{CB_OF_T}};
             size_t y = {{Y_OF_T}} % groups * {{NR}}, xt = {{XT_OF_T}};
             size_t co = cb * {{R}};
             unet_conv{{K}}_tile_{{R}}x{{NR}}x{{NV}}(panel + c0 * {{PLANE}} + y * {{PW}} + xt * {{TW}}, kc,
@@ -63,7 +65,27 @@ static void {{FN}}_band(const float *panel, size_t rows, float *out, size_t out_
         }
     }
 }
+{{BAND_WRAPPER}}
+"""#,
+    "conv_band.c": #"""
 
+/* Every block of {{FN}}_blocks. */
+static void {{FN}}_band(const float *panel, size_t rows, float *out, size_t out_plane, size_t out_row)
+{
+    {{FN}}_blocks(panel, rows, out, out_plane, out_row, 0, {{COB}});
+}
+
+"""#,
+    "conv_claim_blocks.c": #"""
+                    {
+                        size_t first, count;
+                        while ((count = unet_claim(&next, {{COB}}, band + 1, {{COB}}, (size_t)UNET_THREADS(), &first)) > 0) {
+                            UNET_OMP(omp parallel num_threads(1))
+                            {{FN}}_blocks(panel, rows, out + (n * {{COUT}} * {{H}} + y0) * {{W}}, {{OUT_PLANE}}, {{W}},
+                                {{FN_PAD}}    first % {{COB}}, first % {{COB}} + count);
+                        }
+                        band++;
+                    }
 """#,
     "conv_flat.c": #"""
 
@@ -73,9 +95,10 @@ static void {{FN}}_band(const float *panel, size_t rows, float *out, size_t out_
  * halo of {{P}}), and a row of {{PW}} pixels gives {{W}} outputs and {{PAD_COLS}} dropped ones. The
  * input channels are summed in chunks of {{KC}}. Computes `rows` output rows from `panel` (at
  * the band's first input row) into `out` (at the band's first row, channels `out_plane` floats
- * apart, rows `out_row` apart). Runs on every thread of a parallel region; returns without a
- * barrier. */
-static void {{FN}}_band(const float *panel, size_t rows, float *out, size_t out_plane, size_t out_row)
+ * apart, rows `out_row` apart), the blocks of {{R}} output channels [cb0, cb1) of the {{COB}}.
+ * Runs on every thread of a parallel region; returns without a barrier. */
+static void {{FN}}_blocks(const float *panel, size_t rows, float *out, size_t out_plane, size_t out_row,
+{{FN_PAD}}                size_t cb0, size_t cb1)
 {
     const float *weights = {{WEIGHTS}}, *bias = {{BIAS}};
     size_t n = rows * {{PW}}, tiles = (n + {{TW}} - 1) / {{TW}}, c0;
@@ -86,8 +109,8 @@ static void {{FN}}_band(const float *panel, size_t rows, float *out, size_t out_
         size_t kc = {{CIN}} - c0 < {{KC}} ? {{CIN}} - c0 : {{KC}};
         int first = c0 == 0, last = c0 + kc == {{CIN}};
         UNET_OMP(omp for schedule(static) nowait)
-        for (t = 0; t < (ptrdiff_t)({{COB}} * tiles); t++) {
-            size_t cb = (size_t)t / tiles, i0 = (size_t)t % tiles * {{TW}}, co = cb * {{R}};
+        for (t = 0; t < (ptrdiff_t)((cb1 - cb0) * tiles); t++) {
+            size_t cb = cb0 + (size_t)t / tiles, i0 = (size_t)t % tiles * {{TW}}, co = cb * {{R}};
             unet_conv{{K}}_flat_{{R}}x{{NV}}(panel + c0 * {{PLANE}} + i0, kc, {{PLANE}}, {{PW}},
                                   weights + cb * {{WBLOCK}} + c0 * {{KK}}, first ? bias + co : NULL,
                                   {{RELU}} && last, out + co * out_plane, out_plane, out_row,
@@ -95,7 +118,7 @@ static void {{FN}}_band(const float *panel, size_t rows, float *out, size_t out_
         }
     }
 }
-
+{{BAND_WRAPPER}}
 """#,
     "conv_flat_tile.c": #"""
 
@@ -191,12 +214,12 @@ static void {{FN}}({{PARAMS}}float *out, float *panel)
 {
 {{CLAIM}}    UNET_OMP(omp parallel)
     {
-        size_t n, y0, ys = 0;
+        size_t n, y0, ys = 0{{BAND_DECL}};
         UNET_PHASE("{{NODE}}", "start");
 {{THREAD_ROWS}}
         {
             /* Every thread on every band from row ys on: packing a band's channels between
-             * them, then computing its tiles between them. */
+             * them, then computing its tiles between them.{{SHARED_HOW}} */
             for (n = 0; n < {{N}}; n++) {
                 for (y0 = ys; y0 < {{H}}; y0 += {{RB}}) {
                     size_t rows = {{H}} - y0 < {{RB}} ? {{H}} - y0 : {{RB}};
@@ -206,7 +229,7 @@ static void {{FN}}({{PARAMS}}float *out, float *panel)
                     UNET_PHASE("{{NODE}}", "pack");
                     UNET_OMP(omp barrier)
                     UNET_PHASE("{{NODE}}", "wait");
-                    {{FN}}_band(panel, rows, out + (n * {{COUT}} * {{H}} + y0) * {{W}}, {{OUT_PLANE}}, {{W}});
+{{SHARED_COMPUTE}}
                     UNET_PHASE("{{NODE}}", "compute");
                     UNET_OMP(omp barrier)
                     UNET_PHASE("{{NODE}}", "wait");

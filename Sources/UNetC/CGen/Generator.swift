@@ -382,7 +382,9 @@ struct Lowering {
 
         for (i, node) in graph.nodes.enumerated() { fnNames[i] = names.name(for: node.name) }
         if graph.nodes.indices.contains(where: isGroupDriver) { tileCode += Template.render("group_support.c", [:]) }
-        if graph.nodes.indices.contains(where: { threadRows($0) && standalone($0) }) { tileCode += Template.render("claim.c", [:]) }
+        if graph.nodes.indices.contains(where: { threadRows($0) && standalone($0) || claimsBlocks($0) }) {
+            tileCode += Template.render("claim.c", [:])
+        }
         // The kernels, in node order: a band function per conv, and the function that runs a
         // node on its own where it is not part of a group; the calls, in step order.
         var groupCode = ""
@@ -532,17 +534,30 @@ struct Lowering {
             "COB": cob, "XT": xt, "K": k, "PLANE": plane, "WBLOCK": cin * k * k * t.r, "RELU": relu ? 1 : 0,
             "COUT": cout, "OUT_PLANE": h * w, "IN_BATCH": cin * h * w, "PAD_COLS": 2 * p,
             // Which index of a tile varies fastest: its column, or with `blocksInner` its block.
-            "CB_OF_T": t.blocksInner ? "(size_t)t % \(cob)" : "(size_t)t / (groups * \(xt))",
-            "Y_OF_T": t.blocksInner ? "(size_t)t / \(cob) / \(xt)" : "(size_t)t / \(xt)",
-            "XT_OF_T": t.blocksInner ? "(size_t)t / \(cob) % \(xt)" : "(size_t)t % \(xt)",
+            "CB_OF_T": t.blocksInner ? "(size_t)t % nb" : "(size_t)t / (groups * \(xt))",
+            "Y_OF_T": t.blocksInner ? "(size_t)t / nb / \(xt)" : "(size_t)t / \(xt)",
+            "XT_OF_T": t.blocksInner ? "(size_t)t / nb % \(xt)" : "(size_t)t % \(xt)",
             "BLOCK_ORDER": t.blocksInner ? "innermost (the panel window of a tile in L1 across them)"
                 : "outermost (a block's weights in L1 across the tiles)",
             "PACK": standalone(i) && !inPlace
                 ? indent(layerPacks(node, plane: plane, pw: pw, pad: p, rowGroup: t.nr, nowait: true), by: 4) : "",
-            "THREAD_ROWS": "", "CLAIM": ""]
+            "THREAD_ROWS": "", "CLAIM": claimsBlocks(i) || threadRows(i) ? claimDeclaration : "",
+            "FN_PAD": String(repeating: " ", count: fn.count + 4),
+            "BAND_DECL": claimsBlocks(i) ? ", band = 0" : "", "SHARED_HOW": "",
+            "SHARED_COMPUTE": "                    \(fn)_band(panel, rows, out + (n * \(cout) * \(h) + y0) * \(w), \(h * w), \(w));"]
+        fields["BAND_WRAPPER"] = claimsBlocks(i) && !threadRows(i) ? "" : Template.render("conv_band.c", ["FN": fn, "COB": cob])
+        if claimsBlocks(i) {
+            fields["SHARED_HOW"] = """
+
+                         * The tiles go in runs of blocks of output channels that the threads
+                         * claim as they go (unet_claim): a thread keeps a block's partial sums
+                         * through every chunk, and one on a busy core takes fewer.
+            """
+            fields["SHARED_COMPUTE"] = Template.render("conv_claim_blocks.c", ["FN": fn, "COB": cob, "COUT": cout, "H": h, "W": w,
+                                                                               "OUT_PLANE": h * w, "FN_PAD": fields["FN_PAD"]!])
+        }
         if threadRows(i) {
             // Bands each thread claims for itself (unet_claim), ahead of the shared loop, with a panel of its own.
-            fields["CLAIM"] = claimDeclaration
             let rows: [String: CustomStringConvertible] = [
                 "SLOTS": threads, "SLOT_FLOATS": panelSlotFloats(i), "GROUPS": (h + t.nr - 1) / t.nr,
                 "CLAIM_GROUPS": max(1, t.rb / t.nr),
@@ -556,8 +571,19 @@ struct Lowering {
                                      sharedWith: ["conv.c", "conv_flat.c", "conv_layer.c", "conv_inplace_layer.c"])
     }
 
-    /// The shared counter of a layer whose threads claim bands of rows (`unet_claim`), declared
-    /// ahead of its parallel region.
+    /// Whether a direct conv on its own shares the tiles of its shared bands out in runs of
+    /// blocks of output channels that the threads claim as they go (`unet_claim`), rather than
+    /// the same tiles to each thread in every chunk: every one but a 1x1 conv that reads its
+    /// input in place (its threads take whole bands). A thread keeps the blocks it claimed
+    /// through every chunk of the band, so their partial sums stay its own.
+    func claimsBlocks(_ i: Int) -> Bool {
+        let node = graph.nodes[i]
+        guard case .conv = node.op, let t = tilings[node.name], t.algorithm == .direct else { return false }
+        return standalone(i) && !readsInPlace(i)
+    }
+
+    /// The shared counter of a layer whose threads claim bands of rows or runs of blocks
+    /// (`unet_claim`), declared ahead of its parallel region.
     let claimDeclaration = "    size_t next = 0; /* the first row no thread has claimed yet (unet_claim) */\n"
 
     /// `text` with every non-empty line moved right by `by` spaces.
