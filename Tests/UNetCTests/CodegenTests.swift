@@ -164,7 +164,7 @@ final class CodegenTests: XCTestCase {
         let rowsDir = try makeTemporaryDirectory(self)
         let rowsProgram = try Generator.generate(small.weights, batch: 1, height: small.height, width: small.width, options: rows)
         let rowsSource = String(decoding: rowsProgram.source(), as: UTF8.self)
-        XCTAssertTrue(rowsSource.contains("Each thread takes a run of whole rows"))
+        XCTAssertTrue(rowsSource.contains("Each thread claims bands of whole rows of tiles"))
         XCTAssertTrue(rowsSource.contains("unet_conv3_flat_4x1("))
         XCTAssertTrue(rowsSource.contains("unet_convT_flat_3x2("))
         try rowsProgram.write(to: rowsDir)

@@ -254,11 +254,11 @@ static void {{FN}}({{PARAMS}}float *out, float *panel)
              * packs each into a panel of its own: no thread reads what another packed, and none
              * waits until the rows run out. (Sharing every band out by output channels moves the
              * panel between the cores; in the minutes when that traffic is slow, the classic
-             * model's full-size layers took 1.12-1.15x as long.) Claims take up to {{RB}} rows, fewer
-             * towards the end (unet_claim), so that the threads finish within a short band of
-             * each other however fast their cores run. A band is packed and computed in a team
-             * of one, a nested region, whose loops this thread runs whole. With more threads
-             * than the {{SLOTS}} panels, every thread works on every band. */
+             * model's full-size layers took 1.12-1.15x as long.) Claims take up to {{RB}} rows,
+             * fewer towards the end (unet_claim), so that the threads finish within a short band
+             * of each other however fast their cores run. A band is packed and computed in a
+             * team of one, a nested region, whose loops this thread runs whole. With more
+             * threads than the {{SLOTS}} panels, every thread works on every band. */
             size_t nt = (size_t)UNET_THREADS(), groups, first, bands = 0;
             float *mine = panel + (size_t)UNET_THREAD() * {{SLOT_FLOATS}};
             ys = {{H}};

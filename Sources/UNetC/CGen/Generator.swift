@@ -557,7 +557,7 @@ struct Lowering {
                                                                                "OUT_PLANE": h * w, "FN_PAD": fields["FN_PAD"]!])
         }
         if threadRows(i) {
-            // Bands each thread claims for itself (unet_claim), ahead of the shared loop, with a panel of its own.
+            // Bands each thread claims (unet_claim), ahead of the shared loop, each in its own panel.
             let rows: [String: CustomStringConvertible] = [
                 "SLOTS": threads, "SLOT_FLOATS": panelSlotFloats(i), "GROUPS": (h + t.nr - 1) / t.nr,
                 "CLAIM_GROUPS": max(1, t.rb / t.nr),
@@ -584,7 +584,7 @@ struct Lowering {
 
     /// The shared counter of a layer whose threads claim bands of rows or runs of blocks
     /// (`unet_claim`), declared ahead of its parallel region.
-    let claimDeclaration = "    size_t next = 0; /* the first row no thread has claimed yet (unet_claim) */\n"
+    let claimDeclaration = "    size_t next = 0; /* the first row or block no thread has claimed yet (unet_claim) */\n"
 
     /// `text` with every non-empty line moved right by `by` spaces.
     func indent(_ text: String, by n: Int) -> String {
