@@ -48,7 +48,7 @@ struct Tune: ParsableCommand {
 
     @OptionGroup var vector: VectorOptions
 
-    @Option(help: "The algorithm of the defaults tuned against, as `generate` takes it: direct, winograd or auto (every candidate of both is searched).")
+    @Option(help: "The algorithm of the defaults tuned against, as `generate` takes it: direct (only direct tilings are searched: the tighter error bound stays), winograd or auto (candidates of both are searched).")
     var algorithm: AlgorithmChoice = .auto
 
     @Option(help: "The Winograd output tile of the defaults, as `generate` takes it: 4, 2 or 0 (per layer).")

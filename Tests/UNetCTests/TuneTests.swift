@@ -85,6 +85,9 @@ final class TuneTests: XCTestCase {
                     XCTAssertLessThanOrEqual(shapes.count, TuneSpace.maxShapes)
                     let all = TuneSpace.shapes(for: layer, vectorWidth: v, registers: registers, limit: nil)
                     XCTAssertEqual(Array(all.prefix(shapes.count)), shapes)
+                    // `tune --algorithm direct`: the same direct candidates in the same order, no others.
+                    XCTAssertEqual(TuneSpace.shapes(for: layer, vectorWidth: v, registers: registers, limit: nil, winograd: false),
+                                   all.filter { $0.algorithm == .direct }, layer.name)
                     XCTAssertLessThanOrEqual(all.count, 100)
                     let refined = all.flatMap { TuneSpace.refinements(of: $0, for: layer) }
                     XCTAssertEqual(all.first, TuneSpace.normalize(layer.directDefault, for: layer))

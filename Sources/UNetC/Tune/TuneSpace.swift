@@ -94,12 +94,13 @@ public enum TuneSpace {
     }
 
     /// Tile shapes, ranked by the cost model, each with its own bands and chunks: the first
-    /// `limit` (all for nil). Excludes nothing; the caller skips what it has tried.
+    /// `limit` (all for nil); Winograd ones only if `winograd`. Excludes nothing else; the
+    /// caller skips what it has tried.
     public static func shapes(for layer: TuneLayer, vectorWidth v: Int, registers: Int = 32,
-                              limit: Int? = maxShapes) -> [LayerTiling] {
+                              limit: Int? = maxShapes, winograd: Bool = true) -> [LayerTiling] {
         var lists = [directShapes(for: layer, vectorWidth: v, registers: registers)]
         var firsts = [layer.directDefault]
-        if layer.winogradApplies {
+        if winograd && layer.winogradApplies {
             lists.append(winogradShapes(for: layer, vectorWidth: v, registers: registers))
             firsts += [layer.preferredWinogradTile, 6 - layer.preferredWinogradTile].compactMap { layer.winogradDefaults[$0] }
         }

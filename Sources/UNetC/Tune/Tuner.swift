@@ -26,7 +26,8 @@ public struct TuneOptions {
     /// Vector registers (`GeneratorOptions.vectorRegisters`): the tiles tried fit them.
     public var vectorRegisters = 32
     /// The algorithm and Winograd output tile of the defaults, as `generate` takes them: the
-    /// defaults are what `generate` gives with these and no tuning file.
+    /// defaults are what `generate` gives with these and no tuning file. With `.direct` only
+    /// direct tilings are searched (the tighter error bound stays); else both algorithms'.
     public var algorithm = AlgorithmChoice.auto
     public var winogradTile = 0
     /// C compiler (nil: the first that builds OpenMP) and its flags.
@@ -255,13 +256,14 @@ public final class Tuner {
         var searches = layers.map { layer -> Search in
             let d = layer.defaultTiling
             let shapes = TuneSpace.shapes(for: layer, vectorWidth: options.vectorWidth, registers: options.vectorRegisters,
-                                          limit: nil)
+                                          limit: nil, winograd: options.algorithm != .direct)
             var s = Search(layer: layer, incumbent: d, queue: Array(shapes.prefix(TuneSpace.maxShapes)),
                            tried: [TuneSpace.normalize(d, for: layer)])
             s.extra = Array(shapes.dropFirst(TuneSpace.maxShapes))
             if let entry = cached[layer.key] {
                 for t in entry.trials { s.tried.insert(TuneSpace.normalize(t.tiling, for: layer)) }
-                if let b = entry.best, (try? Tiling.validate(b, for: graph.nodes[layer.index])) != nil {
+                if let b = entry.best, options.algorithm != .direct || b.algorithm == .direct,
+                   (try? Tiling.validate(b, for: graph.nodes[layer.index])) != nil {
                     s.incumbent = b
                     s.tried.insert(TuneSpace.normalize(b, for: layer))
                 }
