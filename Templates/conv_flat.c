@@ -21,8 +21,13 @@ static void {{FN}}_blocks(const float *panel, size_t rows, float *out, size_t ou
         UNET_OMP(omp for schedule(static) nowait)
         for (t = 0; t < (ptrdiff_t)((cb1 - cb0) * tiles); t++) {
             size_t cb = cb0 + (size_t)t / tiles, i0 = (size_t)t % tiles * {{TW}}, co = cb * {{R}};
+            /* The next block's weights for this chunk ({{PSTEP}} floats a channel a tile, 0 for
+             * none), a slice a tile, into the cache while this block's tiles compute. */
+            const float *pf = weights + (cb + 1 < cb1 ? cb + 1 : cb) * {{WBLOCK}} + c0 * {{KK}}
+                              + (size_t)t % tiles % {{PTILES}} * kc * {{PSTEP}};
             unet_conv{{K}}_flat_{{R}}x{{NV}}(panel + c0 * {{PLANE}} + i0, kc, {{PLANE}}, {{PW}},
-                                  weights + cb * {{WBLOCK}} + c0 * {{KK}}, first ? bias + co : NULL,
+                                  weights + cb * {{WBLOCK}} + c0 * {{KK}}, pf, {{PSTEP}},
+                                  first ? bias + co : NULL,
                                   {{RELU}} && last, out + co * out_plane, out_plane, out_row,
                                   {{COUT}} - co < {{R}} ? {{COUT}} - co : {{R}}, i0, n, {{W}});
         }

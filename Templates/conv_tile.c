@@ -4,13 +4,15 @@
  * each weight broadcast feeds {{NR}} x {{NV}} FMAs, each input vector {{R}}.
  * `p`: the panel at the chunk's first plane, the tile's first column and first input row (rows
  * `pw` floats apart, planes `plane` apart). `w`: the tile's weights for the chunk, packed
- * [ci][ky][kx][{{R}}]. Starts from `bias`, or where that is NULL from the partial sums `out`
+ * [ci][ky][kx][{{R}}]. `pf`: weights to prefetch, `pstep` floats for each input channel (a
+ * slice of the next block's, UNET_PREFETCH), or none where `pstep` is 0. Starts from `bias`, or where that is NULL from the partial sums `out`
  * holds (the earlier chunks'), so a chunked sum is the same FMAs in the same order as an
  * unchunked one. Applies ReLU if `relu` (the last chunk). Writes `chans` channels (`out_plane`
  * floats apart) x `rows` rows (`out_w` apart) x `cols` columns. Inlined into each band
  * function (UNET_TILE), where its strides are constants. */
 UNET_TILE void unet_conv{{K}}_tile_{{R}}x{{NR}}x{{NV}}(const float *p, size_t cin, size_t plane, size_t pw,
-                                        const float *w, const float *bias, int relu, float *out,
+                                        const float *w, const float *pf, size_t pstep,
+                                        const float *bias, int relu, float *out,
                                         size_t out_plane, size_t out_w, size_t chans, size_t rows,
                                         size_t cols)
 {
@@ -38,7 +40,8 @@ UNET_TILE void unet_conv{{K}}_tile_{{R}}x{{NR}}x{{NV}}(const float *p, size_t ci
             for (o = 0; o < {{NR}}; o++)
                 for (v = 0; v < {{NV}}; v++) acc[r][o][v] = UNET_LOAD(&part[r][o][v * UNET_V]);
     }
-    {{ROLLED}}for (ci = 0; ci < cin; ci++, p += plane)
+    {{ROLLED}}for (ci = 0; ci < cin; ci++, p += plane) {
+        if (pstep) UNET_PREFETCH(pf + ci * pstep);
         for (ky = 0; ky < {{K}}; ky++)
             for (kx = 0; kx < {{K}}; kx++, w += {{R}}) {
                 unet_vf x[{{NR}}][{{NV}}];
@@ -50,6 +53,7 @@ UNET_TILE void unet_conv{{K}}_tile_{{R}}x{{NR}}x{{NV}}(const float *p, size_t ci
                         for (v = 0; v < {{NV}}; v++) acc[r][o][v] += wr * x[o][v];
                 }
             }
+    }
     for (r = 0; r < {{R}}; r++)
         for (o = 0; o < {{NR}}; o++)
             for (v = 0; v < {{NV}}; v++) {

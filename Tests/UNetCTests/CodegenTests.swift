@@ -584,6 +584,38 @@ final class CodegenTests: XCTestCase {
         }
     }
 
+    /// The tiles of a block prefetch the next block's weights between them: the 16x16 convs of
+    /// the classic model at 256x256 (8 tiles of 8 channels x 2 rows a block) 9 of each channel's
+    /// 72 floats a tile; never past a block's weights for the chunk, and none for a 1x1 conv or
+    /// with the blocks innermost.
+    func testTilesPrefetchTheNextBlocksWeights() throws {
+        let classic = try Pipeline.run(try UNetConfig(inChannels: 3, outChannels: 1, base: 64, depth: 4)
+            .build(batch: 1, height: 256, width: 256))
+        func prefetch(_ node: Node, _ graph: Graph, _ t: LayerTiling, v: Int) -> (step: Int, tiles: Int) {
+            let w = node.shape.w, tw = t.nv * v
+            return Tiling.prefetch(t, k: 3, bandRows: min(node.shape.h, t.rb), pw: Tiling.panelWidth(w: w, p: 1, tileWidth: tw, flat: t.flat),
+                                   width: w, vectorWidth: v)
+        }
+        let middle = classic.nodes.first { $0.name == "middle_conv.second" }!
+        let t = Tiling.defaults(middle, in: classic, vectorWidth: 16)!
+        XCTAssertEqual(prefetch(middle, classic, t, v: 16).step, 9)
+        XCTAssertEqual(prefetch(middle, classic, t, v: 16).tiles, 8)
+        var inner = t
+        inner.blocksInner = true
+        XCTAssertEqual(prefetch(middle, classic, inner, v: 16).step, 0)
+        XCTAssertEqual(Tiling.prefetch(t, k: 1, bandRows: 16, pw: 16, width: 16, vectorWidth: 16).step, 0)
+        for f in try Fixture.all() {
+            let graph = try Pipeline.run(try f.graph())
+            for v in [4, 8, 16] {
+                for node in graph.nodes {
+                    guard case .conv(let k, _, _) = node.op, let t = Tiling.defaults(node, in: graph, vectorWidth: v) else { continue }
+                    let p = prefetch(node, graph, t, v: v)
+                    XCTAssertLessThanOrEqual(p.step * p.tiles, k * k * t.r, "\(f.name) \(node.name) v \(v)")
+                }
+            }
+        }
+    }
+
     /// A transposed conv reads all its weights once per band: where the whole input map fits
     /// 1 MiB it is one band (the classic model's up_sample.0 at 256x256: 1024 x 16 rows x 16
     /// floats); otherwise bands of 256 KiB.

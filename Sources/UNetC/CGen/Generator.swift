@@ -526,6 +526,7 @@ struct Lowering {
 
         let inPlace = readsInPlace(i)
         let pw = inPlace ? w : conv.pw, plane = inPlace ? h * w : conv.pw * conv.rows
+        let prefetch = Tiling.prefetch(t, k: k, bandRows: min(h, conv.rows - 2 * p), pw: pw, width: w, vectorWidth: v)
         var fields: [String: CustomStringConvertible] = [
             "NODE": node.name, "OP": node.op.mnemonic, "INPUTS": inputs, "OUT_SHAPE": node.shape,
             "FLOPS": 2 * node.shape.count * cin * k * k, "FN": fn, "PARAMS": params(node),
@@ -533,6 +534,7 @@ struct Lowering {
             "PROWS": conv.rows, "PW": pw, "P": p, "WEIGHTS": wexpr, "BIAS": bexpr, "N": node.shape.n, "H": h, "W": w,
             "COB": cob, "XT": xt, "K": k, "PLANE": plane, "WBLOCK": cin * k * k * t.r, "RELU": relu ? 1 : 0,
             "COUT": cout, "OUT_PLANE": h * w, "IN_BATCH": cin * h * w, "PAD_COLS": 2 * p,
+            "PSTEP": prefetch.step, "PTILES": prefetch.tiles,
             // Which index of a tile varies fastest: its column, or with `blocksInner` its block.
             "CB_OF_T": t.blocksInner ? "(size_t)t % nb" : "(size_t)t / (groups * \(xt))",
             "Y_OF_T": t.blocksInner ? "(size_t)t / nb / \(xt)" : "(size_t)t / \(xt)",
