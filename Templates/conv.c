@@ -26,10 +26,11 @@ static void {{FN}}_blocks(const float *panel, size_t rows, float *out, size_t ou
             size_t cb = cb0 + {{CB_OF_T}};
             size_t y = {{Y_OF_T}} % groups * {{NR}}, xt = {{XT_OF_T}};
             size_t co = cb * {{R}};
-            /* The next block's weights for this chunk ({{PSTEP}} floats a channel a tile, 0 for
-             * none), a slice a tile, into the cache while this block's tiles compute. */
+            /* Tile i's slice of the next block's weights for this chunk, the (i mod {{PSLICES}})th of
+             * {{PSTEP}} floats a channel (0: none), into the cache while this block's tiles
+             * compute (Tiling.prefetch). */
             const float *pf = weights + (cb + 1 < cb1 ? cb + 1 : cb) * {{WBLOCK}} + c0 * {{KK}}
-                              + (size_t)t % (groups * {{XT}}) % {{PTILES}} * kc * {{PSTEP}};
+                              + (size_t)t % (groups * {{XT}}) % {{PSLICES}} * kc * {{PSTEP}};
             unet_conv{{K}}_tile_{{R}}x{{NR}}x{{NV}}(panel + c0 * {{PLANE}} + y * {{PW}} + xt * {{TW}}, kc,
                                     {{PLANE}}, {{PW}}, weights + cb * {{WBLOCK}} + c0 * {{KK}}, pf, {{PSTEP}},
                                     first ? bias + co : NULL, {{RELU}} && last,

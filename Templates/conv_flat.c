@@ -21,10 +21,11 @@ static void {{FN}}_blocks(const float *panel, size_t rows, float *out, size_t ou
         UNET_OMP(omp for schedule(static) nowait)
         for (t = 0; t < (ptrdiff_t)((cb1 - cb0) * tiles); t++) {
             size_t cb = cb0 + (size_t)t / tiles, i0 = (size_t)t % tiles * {{TW}}, co = cb * {{R}};
-            /* The next block's weights for this chunk ({{PSTEP}} floats a channel a tile, 0 for
-             * none), a slice a tile, into the cache while this block's tiles compute. */
+            /* Tile i's slice of the next block's weights for this chunk, the (i mod {{PSLICES}})th of
+             * {{PSTEP}} floats a channel (0: none), into the cache while this block's tiles
+             * compute (Tiling.prefetch). */
             const float *pf = weights + (cb + 1 < cb1 ? cb + 1 : cb) * {{WBLOCK}} + c0 * {{KK}}
-                              + (size_t)t % tiles % {{PTILES}} * kc * {{PSTEP}};
+                              + (size_t)t % tiles % {{PSLICES}} * kc * {{PSTEP}};
             unet_conv{{K}}_flat_{{R}}x{{NV}}(panel + c0 * {{PLANE}} + i0, kc, {{PLANE}}, {{PW}},
                                   weights + cb * {{WBLOCK}} + c0 * {{KK}}, pf, {{PSTEP}},
                                   first ? bias + co : NULL,

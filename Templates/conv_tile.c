@@ -5,11 +5,12 @@
  * `p`: the panel at the chunk's first plane, the tile's first column and first input row (rows
  * `pw` floats apart, planes `plane` apart). `w`: the tile's weights for the chunk, packed
  * [ci][ky][kx][{{R}}]. `pf`: weights to prefetch, `pstep` floats for each input channel (a
- * slice of the next block's, UNET_PREFETCH), or none where `pstep` is 0. Starts from `bias`, or where that is NULL from the partial sums `out`
- * holds (the earlier chunks'), so a chunked sum is the same FMAs in the same order as an
- * unchunked one. Applies ReLU if `relu` (the last chunk). Writes `chans` channels (`out_plane`
- * floats apart) x `rows` rows (`out_w` apart) x `cols` columns. Inlined into each band
- * function (UNET_TILE), where its strides are constants. */
+ * slice of the next block's, UNET_PREFETCH), or none where `pstep` is 0. Starts from `bias`,
+ * or where that is NULL from the partial sums `out` holds (the earlier chunks'), so a chunked
+ * sum is the same FMAs in the same order as an unchunked one. Applies ReLU if `relu` (the last
+ * chunk). Writes `chans` channels (`out_plane` floats apart) x `rows` rows (`out_w` apart) x
+ * `cols` columns. Inlined into each band function (UNET_TILE), where its strides are
+ * constants. */
 UNET_TILE void unet_conv{{K}}_tile_{{R}}x{{NR}}x{{NV}}(const float *p, size_t cin, size_t plane, size_t pw,
                                         const float *w, const float *pf, size_t pstep,
                                         const float *bias, int relu, float *out,

@@ -20,6 +20,11 @@ static void {{FN}}_band(const float *in, size_t y0, size_t rows, int skip_first,
         size_t cb = (size_t)t / ({{Y_ROWS}} * {{XT}});
         size_t y = (size_t)t / {{XT}} % {{Y_ROWS}}, xt = (size_t)t % {{XT}};
         size_t co = cb * {{R}};
+        /* Tile i's slice of the next block's weights, the (i mod {{PSLICES}})th of
+         * {{PSTEP}} floats a channel (0: none), into the cache while this block's tiles
+         * compute (Tiling.prefetch). */
+        const float *pf = weights + (cb + 1 < {{COB}} ? cb + 1 : cb) * {{WBLOCK}}
+                          + (size_t)t % ({{Y_ROWS}} * {{XT}}) % {{PSLICES}} * {{CIN}} * {{PSTEP}};
 {{TILE_CALL}}
     }
 }

@@ -22,7 +22,12 @@ static void {{FN}}_band(const float *in, size_t y0, size_t rows, int skip_first,
     UNET_OMP(omp for schedule(static) nowait)
     for (t = 0; t < (ptrdiff_t)({{COB}} * tiles); t++) {
         size_t cb = (size_t)t / tiles, i0 = (size_t)t % tiles * {{TW}}, co = cb * {{R}};
-        unet_convT_flat_{{R}}x{{NV}}(panel + i0, {{CIN}}, {{PLANE}}, weights + cb * {{WBLOCK}}, bias + co,
+        /* Tile i's slice of the next block's weights, the (i mod {{PSLICES}})th of
+         * {{PSTEP}} floats a channel (0: none), into the cache while this block's tiles
+         * compute (Tiling.prefetch). */
+        const float *pf = weights + (cb + 1 < {{COB}} ? cb + 1 : cb) * {{WBLOCK}}
+                          + (size_t)t % tiles % {{PSLICES}} * {{CIN}} * {{PSTEP}};
+        unet_convT_flat_{{R}}x{{NV}}(panel + i0, {{CIN}}, {{PLANE}}, weights + cb * {{WBLOCK}}, pf, {{PSTEP}}, bias + co,
                               out + co * out_plane, out_plane, out_row,
                               {{COUT}} - co < {{R}} ? {{COUT}} - co : {{R}}, i0, n, {{PW}});
     }

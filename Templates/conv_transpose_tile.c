@@ -2,11 +2,13 @@
 /* Register tile of a 2x2 stride-2 transposed conv: {{R}} output channels x {{NV}} vectors of
  * UNET_V input columns x {{TAPS}} kernel taps, held in registers across every input channel.
  * `p`: the panel at the tile's first column of one input row. `w`: the tile's weights,
- * packed [ci][dy][dx][{{R}}]. Output column 2x+dx of row dy goes to out[dy * out_w + 2x + dx],
- * for the rows dy whose bit is set in `mask` (1: row 0, 2: row 1). With 2 taps the tile
- * computes one row of them: `w` at that row's taps, `out` at that row, `mask` 1. */
+ * packed [ci][dy][dx][{{R}}]. `pf`: weights to prefetch, `pstep` floats for each input channel
+ * (a slice of the next block's, UNET_PREFETCH), or none where `pstep` is 0. Output column
+ * 2x+dx of row dy goes to out[dy * out_w + 2x + dx], for the rows dy whose bit is set in
+ * `mask` (1: row 0, 2: row 1). With 2 taps the tile computes one row of them: `w` at that
+ * row's taps, `out` at that row, `mask` 1. */
 static void unet_convT{{ROW}}_tile_{{R}}x{{NV}}(const float *p, size_t cin, size_t plane, const float *w,
-                                  const float *bias, float *out, size_t out_plane, size_t out_w,
+                                  const float *pf, size_t pstep, const float *bias, float *out, size_t out_plane, size_t out_w,
                                   size_t cols, size_t chans, int mask)
 {
     unet_vf acc[{{TAPS}}][{{R}}][{{NV}}];

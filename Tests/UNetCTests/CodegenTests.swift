@@ -586,12 +586,13 @@ final class CodegenTests: XCTestCase {
 
     /// The tiles of a block prefetch the next block's weights between them: the 16x16 convs of
     /// the classic model at 256x256 (8 tiles of 8 channels x 2 rows a block) 9 of each channel's
-    /// 72 floats a tile; never past a block's weights for the chunk, and none for a 1x1 conv or
-    /// with the blocks innermost.
+    /// 72 floats a tile, up_sample.0 (8 flat tiles of 3 channels x 4 taps) 2 of 12 in 6 slices;
+    /// never past a block's weights for the chunk, less than a step short of them, and none
+    /// for a 1x1 conv or with the blocks innermost.
     func testTilesPrefetchTheNextBlocksWeights() throws {
         let classic = try Pipeline.run(try UNetConfig(inChannels: 3, outChannels: 1, base: 64, depth: 4)
             .build(batch: 1, height: 256, width: 256))
-        func prefetch(_ node: Node, _ graph: Graph, _ t: LayerTiling, v: Int) -> (step: Int, tiles: Int) {
+        func prefetch(_ node: Node, _ graph: Graph, _ t: LayerTiling, v: Int) -> (step: Int, slices: Int) {
             let w = node.shape.w, tw = t.nv * v
             return Tiling.prefetch(t, k: 3, bandRows: min(node.shape.h, t.rb), pw: Tiling.panelWidth(w: w, p: 1, tileWidth: tw, flat: t.flat),
                                    width: w, vectorWidth: v)
@@ -599,18 +600,26 @@ final class CodegenTests: XCTestCase {
         let middle = classic.nodes.first { $0.name == "middle_conv.second" }!
         let t = Tiling.defaults(middle, in: classic, vectorWidth: 16)!
         XCTAssertEqual(prefetch(middle, classic, t, v: 16).step, 9)
-        XCTAssertEqual(prefetch(middle, classic, t, v: 16).tiles, 8)
+        XCTAssertEqual(prefetch(middle, classic, t, v: 16).slices, 8)
         var inner = t
         inner.blocksInner = true
         XCTAssertEqual(prefetch(middle, classic, inner, v: 16).step, 0)
         XCTAssertEqual(Tiling.prefetch(t, k: 1, bandRows: 16, pw: 16, width: 16, vectorWidth: 16).step, 0)
+        let up = classic.nodes.first { $0.name == "up_sample.0.up" }!
+        let ut = Tiling.defaults(up, in: classic, vectorWidth: 16)!
+        XCTAssertTrue(ut.flat)
+        let upPrefetch = Tiling.prefetch(ut, k: 2, bandRows: ut.rb, pw: Tiling.panelWidth(w: 16, p: 0, tileWidth: ut.nv * 16, flat: true),
+                                         width: 16, vectorWidth: 16)
+        XCTAssertEqual(upPrefetch.step, 2)
+        XCTAssertEqual(upPrefetch.slices, 6)
         for f in try Fixture.all() {
             let graph = try Pipeline.run(try f.graph())
             for v in [4, 8, 16] {
                 for node in graph.nodes {
                     guard case .conv(let k, _, _) = node.op, let t = Tiling.defaults(node, in: graph, vectorWidth: v) else { continue }
                     let p = prefetch(node, graph, t, v: v)
-                    XCTAssertLessThanOrEqual(p.step * p.tiles, k * k * t.r, "\(f.name) \(node.name) v \(v)")
+                    XCTAssertLessThanOrEqual(p.step * p.slices, k * k * t.r, "\(f.name) \(node.name) v \(v)")
+                    if p.step > 0 { XCTAssertGreaterThan((p.slices + 1) * p.step, k * k * t.r, "\(f.name) \(node.name) v \(v)") }
                 }
             }
         }

@@ -56,10 +56,11 @@ static void {{FN}}_blocks(const float *panel, size_t rows, float *out, size_t ou
             size_t cb = cb0 + {{CB_OF_T}};
             size_t y = {{Y_OF_T}} % groups * {{NR}}, xt = {{XT_OF_T}};
             size_t co = cb * {{R}};
-            /* The next block's weights for this chunk ({{PSTEP}} floats a channel a tile, 0 for
-             * none), a slice a tile, into the cache while this block's tiles compute. */
+            /* Tile i's slice of the next block's weights for this chunk, the (i mod {{PSLICES}})th of
+             * {{PSTEP}} floats a channel (0: none), into the cache while this block's tiles
+             * compute (Tiling.prefetch). */
             const float *pf = weights + (cb + 1 < cb1 ? cb + 1 : cb) * {{WBLOCK}} + c0 * {{KK}}
-                              + (size_t)t % (groups * {{XT}}) % {{PTILES}} * kc * {{PSTEP}};
+                              + (size_t)t % (groups * {{XT}}) % {{PSLICES}} * kc * {{PSTEP}};
             unet_conv{{K}}_tile_{{R}}x{{NR}}x{{NV}}(panel + c0 * {{PLANE}} + y * {{PW}} + xt * {{TW}}, kc,
                                     {{PLANE}}, {{PW}}, weights + cb * {{WBLOCK}} + c0 * {{KK}}, pf, {{PSTEP}},
                                     first ? bias + co : NULL, {{RELU}} && last,
@@ -115,10 +116,11 @@ static void {{FN}}_blocks(const float *panel, size_t rows, float *out, size_t ou
         UNET_OMP(omp for schedule(static) nowait)
         for (t = 0; t < (ptrdiff_t)((cb1 - cb0) * tiles); t++) {
             size_t cb = cb0 + (size_t)t / tiles, i0 = (size_t)t % tiles * {{TW}}, co = cb * {{R}};
-            /* The next block's weights for this chunk ({{PSTEP}} floats a channel a tile, 0 for
-             * none), a slice a tile, into the cache while this block's tiles compute. */
+            /* Tile i's slice of the next block's weights for this chunk, the (i mod {{PSLICES}})th of
+             * {{PSTEP}} floats a channel (0: none), into the cache while this block's tiles
+             * compute (Tiling.prefetch). */
             const float *pf = weights + (cb + 1 < cb1 ? cb + 1 : cb) * {{WBLOCK}} + c0 * {{KK}}
-                              + (size_t)t % tiles % {{PTILES}} * kc * {{PSTEP}};
+                              + (size_t)t % tiles % {{PSLICES}} * kc * {{PSTEP}};
             unet_conv{{K}}_flat_{{R}}x{{NV}}(panel + c0 * {{PLANE}} + i0, kc, {{PLANE}}, {{PW}},
                                   weights + cb * {{WBLOCK}} + c0 * {{KK}}, pf, {{PSTEP}},
                                   first ? bias + co : NULL,
@@ -304,11 +306,12 @@ static void {{FN}}({{PARAMS}}float *out, float *panel)
  * `p`: the panel at the chunk's first plane, the tile's first column and first input row (rows
  * `pw` floats apart, planes `plane` apart). `w`: the tile's weights for the chunk, packed
  * [ci][ky][kx][{{R}}]. `pf`: weights to prefetch, `pstep` floats for each input channel (a
- * slice of the next block's, UNET_PREFETCH), or none where `pstep` is 0. Starts from `bias`, or where that is NULL from the partial sums `out`
- * holds (the earlier chunks'), so a chunked sum is the same FMAs in the same order as an
- * unchunked one. Applies ReLU if `relu` (the last chunk). Writes `chans` channels (`out_plane`
- * floats apart) x `rows` rows (`out_w` apart) x `cols` columns. Inlined into each band
- * function (UNET_TILE), where its strides are constants. */
+ * slice of the next block's, UNET_PREFETCH), or none where `pstep` is 0. Starts from `bias`,
+ * or where that is NULL from the partial sums `out` holds (the earlier chunks'), so a chunked
+ * sum is the same FMAs in the same order as an unchunked one. Applies ReLU if `relu` (the last
+ * chunk). Writes `chans` channels (`out_plane` floats apart) x `rows` rows (`out_w` apart) x
+ * `cols` columns. Inlined into each band function (UNET_TILE), where its strides are
+ * constants. */
 UNET_TILE void unet_conv{{K}}_tile_{{R}}x{{NR}}x{{NV}}(const float *p, size_t cin, size_t plane, size_t pw,
                                         const float *w, const float *pf, size_t pstep,
                                         const float *bias, int relu, float *out,
@@ -387,6 +390,11 @@ static void {{FN}}_band(const float *in, size_t y0, size_t rows, int skip_first,
         size_t cb = (size_t)t / ({{Y_ROWS}} * {{XT}});
         size_t y = (size_t)t / {{XT}} % {{Y_ROWS}}, xt = (size_t)t % {{XT}};
         size_t co = cb * {{R}};
+        /* Tile i's slice of the next block's weights, the (i mod {{PSLICES}})th of
+         * {{PSTEP}} floats a channel (0: none), into the cache while this block's tiles
+         * compute (Tiling.prefetch). */
+        const float *pf = weights + (cb + 1 < {{COB}} ? cb + 1 : cb) * {{WBLOCK}}
+                          + (size_t)t % ({{Y_ROWS}} * {{XT}}) % {{PSLICES}} * {{CIN}} * {{PSTEP}};
 {{TILE_CALL}}
     }
 }
@@ -395,7 +403,7 @@ static void {{FN}}_band(const float *in, size_t y0, size_t rows, int skip_first,
     "conv_transpose_call.c": #"""
         int mask = (y == 0 && skip_first ? 0 : 1) | (y + 1 == rows && skip_last ? 0 : 2);
         unet_convT_tile_{{R}}x{{NV}}(panel + y * {{PW}} + xt * {{TW}}, {{CIN}}, {{PLANE}},
-                              weights + cb * {{WBLOCK}}, bias + co,
+                              weights + cb * {{WBLOCK}}, pf, {{PSTEP}}, bias + co,
                               out + co * out_plane + 2 * y * out_row + 2 * xt * {{TW}},
                               out_plane, out_row, {{IW}} - xt * {{TW}},
                               {{COUT}} - co < {{R}} ? {{COUT}} - co : {{R}}, mask);
@@ -425,7 +433,12 @@ static void {{FN}}_band(const float *in, size_t y0, size_t rows, int skip_first,
     UNET_OMP(omp for schedule(static) nowait)
     for (t = 0; t < (ptrdiff_t)({{COB}} * tiles); t++) {
         size_t cb = (size_t)t / tiles, i0 = (size_t)t % tiles * {{TW}}, co = cb * {{R}};
-        unet_convT_flat_{{R}}x{{NV}}(panel + i0, {{CIN}}, {{PLANE}}, weights + cb * {{WBLOCK}}, bias + co,
+        /* Tile i's slice of the next block's weights, the (i mod {{PSLICES}})th of
+         * {{PSTEP}} floats a channel (0: none), into the cache while this block's tiles
+         * compute (Tiling.prefetch). */
+        const float *pf = weights + (cb + 1 < {{COB}} ? cb + 1 : cb) * {{WBLOCK}}
+                          + (size_t)t % tiles % {{PSLICES}} * {{CIN}} * {{PSTEP}};
+        unet_convT_flat_{{R}}x{{NV}}(panel + i0, {{CIN}}, {{PLANE}}, weights + cb * {{WBLOCK}}, pf, {{PSTEP}}, bias + co,
                               out + co * out_plane, out_plane, out_row,
                               {{COUT}} - co < {{R}} ? {{COUT}} - co : {{R}}, i0, n, {{PW}});
     }
@@ -438,13 +451,13 @@ static void {{FN}}_band(const float *in, size_t y0, size_t rows, int skip_first,
  * run of pixels: {{R}} output channels x {{NV}} vectors of UNET_V consecutive pixels x the 4 taps,
  * pixel i being input row i / iw, column i % iw, so a row is not rounded up to whole vectors:
  * an 18-wide map computes 18 columns a row, not 32. `p`: the panel at the tile's first pixel;
- * `w`, `bias` as in the row tiles. `out`: the band's first output row of the tile's first
+ * `w`, `pf`, `pstep`, `bias` as in the row tiles. `out`: the band's first output row of the tile's first
  * channel (channels `out_plane` floats apart, rows `out_w`); `i0`: the tile's first pixel; `n`:
  * the band's pixels (rows x iw). Input pixel (y, x) gives output pixels (2y + dy, 2x + dx): a
  * vector whose pixels lie in one row goes out as two whole vectors per row of taps (where the
  * compiler can interleave), the others pixel by pixel. */
 UNET_TILE void unet_convT_flat_{{R}}x{{NV}}(const float *p, size_t cin, size_t plane, const float *w,
-                                 const float *bias, float *out, size_t out_plane, size_t out_w,
+                                 const float *pf, size_t pstep, const float *bias, float *out, size_t out_plane, size_t out_w,
                                  size_t chans, size_t i0, size_t n, size_t iw)
 {
     unet_vf acc[4][{{R}}][{{NV}}];
@@ -533,7 +546,7 @@ static void {{FN}}(const float *in, float *out, float *panel)
         /* Output row y of the band: input row y / 2, the taps of row y % 2 of the kernel. */
         if ((y == 0 && skip_first) || (y + 1 == 2 * rows && skip_last)) continue;
         unet_convT_row_tile_{{R}}x{{NV}}(panel + y / 2 * {{PW}} + xt * {{TW}}, {{CIN}}, {{PLANE}},
-                                  weights + cb * {{WBLOCK}} + y % 2 * {{ROW_TAPS}}, bias + co,
+                                  weights + cb * {{WBLOCK}} + y % 2 * {{ROW_TAPS}}, pf, {{PSTEP}}, bias + co,
                                   out + co * out_plane + y * out_row + 2 * xt * {{TW}},
                                   out_plane, out_row, {{IW}} - xt * {{TW}},
                                   {{COUT}} - co < {{R}} ? {{COUT}} - co : {{R}}, 1);
@@ -546,6 +559,7 @@ static void {{FN}}(const float *in, float *out, float *panel)
             for (v = 0; v < {{NV}}; v++) acc[q][r][v] = UNET_SPLAT(bias[r]);
     UNET_ROLLED for (ci = 0; ci < cin; ci++, p += plane{{NEXT_W}}) {
         unet_vf x[{{NV}}];
+        if (pstep) UNET_PREFETCH(pf + ci * pstep);
         for (v = 0; v < {{NV}}; v++) x[v] = UNET_LOAD(p + v * UNET_V);
         for (q = 0; q < {{TAPS}}; q++, w += {{R}})
             for (r = 0; r < {{R}}; r++) {
@@ -560,11 +574,13 @@ static void {{FN}}(const float *in, float *out, float *panel)
 /* Register tile of a 2x2 stride-2 transposed conv: {{R}} output channels x {{NV}} vectors of
  * UNET_V input columns x {{TAPS}} kernel taps, held in registers across every input channel.
  * `p`: the panel at the tile's first column of one input row. `w`: the tile's weights,
- * packed [ci][dy][dx][{{R}}]. Output column 2x+dx of row dy goes to out[dy * out_w + 2x + dx],
- * for the rows dy whose bit is set in `mask` (1: row 0, 2: row 1). With 2 taps the tile
- * computes one row of them: `w` at that row's taps, `out` at that row, `mask` 1. */
+ * packed [ci][dy][dx][{{R}}]. `pf`: weights to prefetch, `pstep` floats for each input channel
+ * (a slice of the next block's, UNET_PREFETCH), or none where `pstep` is 0. Output column
+ * 2x+dx of row dy goes to out[dy * out_w + 2x + dx], for the rows dy whose bit is set in
+ * `mask` (1: row 0, 2: row 1). With 2 taps the tile computes one row of them: `w` at that
+ * row's taps, `out` at that row, `mask` 1. */
 static void unet_convT{{ROW}}_tile_{{R}}x{{NV}}(const float *p, size_t cin, size_t plane, const float *w,
-                                  const float *bias, float *out, size_t out_plane, size_t out_w,
+                                  const float *pf, size_t pstep, const float *bias, float *out, size_t out_plane, size_t out_w,
                                   size_t cols, size_t chans, int mask)
 {
     unet_vf acc[{{TAPS}}][{{R}}][{{NV}}];

@@ -534,7 +534,7 @@ struct Lowering {
             "PROWS": conv.rows, "PW": pw, "P": p, "WEIGHTS": wexpr, "BIAS": bexpr, "N": node.shape.n, "H": h, "W": w,
             "COB": cob, "XT": xt, "K": k, "PLANE": plane, "WBLOCK": cin * k * k * t.r, "RELU": relu ? 1 : 0,
             "COUT": cout, "OUT_PLANE": h * w, "IN_BATCH": cin * h * w, "PAD_COLS": 2 * p,
-            "PSTEP": prefetch.step, "PTILES": prefetch.tiles,
+            "PSTEP": prefetch.step, "PSLICES": prefetch.slices,
             // Which index of a tile varies fastest: its column, or with `blocksInner` its block.
             "CB_OF_T": t.blocksInner ? "(size_t)t % nb" : "(size_t)t / (groups * \(xt))",
             "Y_OF_T": t.blocksInner ? "(size_t)t / nb / \(xt)" : "(size_t)t / \(xt)",
@@ -740,6 +740,11 @@ struct Lowering {
             "IN_BATCH": st.c * st.h * st.w, "IN_PLANE": st.h * st.w, "IN_ROW": st.w, "COB": cob, "XT": xt,
             "WBLOCK": cin * 4 * t.r, "COUT": cout, "OH": node.shape.h, "OW": node.shape.w,
             "OUT_PLANE": node.shape.h * node.shape.w, "THREAD_ROWS": "        ", "CLAIM": ""]
+        // A tile takes 4 x r weights a channel (a split row's 2 of them, then steps over the others).
+        let prefetch = Tiling.prefetch(t, k: 2, bandRows: (split ? 2 : 1) * min(rows, s.h), pw: pn.pw, width: s.w,
+                                       vectorWidth: v)
+        fields["PSTEP"] = prefetch.step
+        fields["PSLICES"] = prefetch.slices
         let band = t.flat ? "conv_transpose_flat.c" : "conv_transpose.c"
         let all = ["conv_transpose.c", "conv_transpose_flat.c", "conv_transpose_layer.c"]
         // Row tiles: tile t's row y is an input row, or with split rows an output row.

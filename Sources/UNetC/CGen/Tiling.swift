@@ -491,10 +491,11 @@ public enum Tiling {
     ///   bands of 2) was 1.01x slower with rows of its own in the usual minutes, 1.06x in slow.
     static let threadRowsWeightBudget = 2 << 20
 
-    /// How a direct conv's tiles fetch the next block's weights ahead (`UNET_PREFETCH`): the
-    /// tiles of one block over a band of `bandRows` rows (`tiles` of them) share out the
-    /// k x k x r weights the next block has for each input channel of the chunk, `step` floats
-    /// each, so that between them they bring in the next block while this one computes. A
+    /// How a conv's tiles fetch the next block's weights ahead (`UNET_PREFETCH`): the tiles of
+    /// one block over a band of `bandRows` rows share out the k x k x r weights the next block
+    /// has for each input channel of the chunk in `slices` slices of `step` floats a channel
+    /// (tile i takes slice i mod `slices`), so that between them they bring in the next block
+    /// while this one computes; the slices never pass the block's weights. A
     /// block's first tile otherwise waits on DRAM for its weights: the classic model's 16x16
     /// convs (37.7 MB of weights, 8 tiles a block) ran at 84% of the FMA peak on 1 thread of a
     /// Zen 5, and in 0.85x the time with the prefetch. A step of 0, none: a 1x1 conv, tiles
@@ -502,11 +503,12 @@ public enum Tiling {
     /// band than a block has weights for a channel (down_conv.0.first, whose 3 channels' weights
     /// are 864 bytes a block).
     public static func prefetch(_ t: LayerTiling, k: Int, bandRows: Int, pw: Int, width: Int,
-                                vectorWidth v: Int) -> (step: Int, tiles: Int) {
-        let rows = max(1, bandRows), tw = t.nv * v
+                                vectorWidth v: Int) -> (step: Int, slices: Int) {
+        let rows = max(1, bandRows), tw = t.nv * v, perChannel = k * k * t.r
         let tiles = t.flat ? (rows * pw + tw - 1) / tw : (rows + t.nr - 1) / t.nr * ((width + tw - 1) / tw)
-        guard k > 1, !t.blocksInner else { return (0, tiles) }
-        return (k * k * t.r / tiles, tiles)
+        guard k > 1, !t.blocksInner, tiles <= perChannel else { return (0, 1) }
+        let step = (perChannel + tiles - 1) / tiles
+        return (step, perChannel / step)
     }
 
     /// Whether a direct 3x3 conv on its own gives each thread a run of whole rows of tiles,
