@@ -37,9 +37,13 @@ static void {{FN}}_band(const float *panel, size_t rows, float *out, size_t out_
         for (t = 0; t < (ptrdiff_t)(blocks * {{COB}}); t++) {
             size_t tb = {{TILE_BLOCK}} * {{NV}} * UNET_V, co = {{CO_BLOCK}} * {{R}};
             size_t chans = {{COUT}} - co < {{R}} ? {{COUT}} - co : {{R}}, xi, r, j;
-            for (xi = 0; xi < {{AA}}; xi++)
+            /* GEMM g reads the g-th {{CIN}} x {{R}} weights; it prefetches the next one's. */
+            for (xi = 0; xi < {{AA}}; xi++) {
+                size_t g = co / {{R}} * {{AA}} + xi;
                 unet_wino_gemm_{{R}}x{{NV}}(tv + tb / {{BW}} * {{BLOCK_FLOATS}} + xi * {{CIN}} * {{BW}}, {{CIN}}, {{BW}},
-                                      weights + (co / {{R}} * {{AA}} + xi) * {{CIN}} * {{R}}, mb[xi]);
+                                      weights + g * {{CIN}} * {{R}},
+                                      weights + (g + 1 < {{COB}} * {{AA}} ? g + 1 : g) * {{CIN}} * {{R}}, mb[xi]);
+            }
             for (r = 0; r < chans; r++)
                 for (j = 0; j < {{NV}} && tb + j * UNET_V < tiles; j++) {
                     size_t t0 = tb + j * UNET_V;

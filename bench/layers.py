@@ -143,9 +143,11 @@ def main(argv=None):
             flops = sum(2 * l["macs"] for l in plan.values()) if members == ["total"] else \
                 sum(2 * plan[n]["macs"] for m in members for n in inside.get(m, [m]) if n in plan)
             ns = [sum(times[n] for n in members) for _, times in runs[key]]
-            pct = [100 * flops / x / peak for (peak, _), x in zip(runs[key], ns)]
+            # A stamp right after another (a pool fused into its conv) can read 0 ns.
+            pct = [100 * flops / x / peak for (peak, _), x in zip(runs[key], ns) if x > 0]
             med = statistics.median(ns)
-            out.append((label, flops, med, flops / med, statistics.median(pct) if flops else None))
+            out.append((label, flops, med, flops / med if med > 0 else 0.0,
+                        statistics.median(pct) if flops and pct else None))
         return out
 
     def computed_in(key):

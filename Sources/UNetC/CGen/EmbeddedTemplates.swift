@@ -1385,9 +1385,13 @@ static void {{FN}}_band(const float *panel, size_t rows, float *out, size_t out_
         for (t = 0; t < (ptrdiff_t)(blocks * {{COB}}); t++) {
             size_t tb = {{TILE_BLOCK}} * {{NV}} * UNET_V, co = {{CO_BLOCK}} * {{R}};
             size_t chans = {{COUT}} - co < {{R}} ? {{COUT}} - co : {{R}}, xi, r, j;
-            for (xi = 0; xi < {{AA}}; xi++)
+            /* GEMM g reads the g-th {{CIN}} x {{R}} weights; it prefetches the next one's. */
+            for (xi = 0; xi < {{AA}}; xi++) {
+                size_t g = co / {{R}} * {{AA}} + xi;
                 unet_wino_gemm_{{R}}x{{NV}}(tv + tb / {{BW}} * {{BLOCK_FLOATS}} + xi * {{CIN}} * {{BW}}, {{CIN}}, {{BW}},
-                                      weights + (co / {{R}} * {{AA}} + xi) * {{CIN}} * {{R}}, mb[xi]);
+                                      weights + g * {{CIN}} * {{R}},
+                                      weights + (g + 1 < {{COB}} * {{AA}} ? g + 1 : g) * {{CIN}} * {{R}}, mb[xi]);
+            }
             for (r = 0; r < chans; r++)
                 for (j = 0; j < {{NV}} && tb + j * UNET_V < tiles; j++) {
                     size_t t0 = tb + j * UNET_V;
@@ -1435,15 +1439,19 @@ static void {{FN}}_band(const float *panel, size_t rows, float *out, size_t out_
 
 /* Register tile of a Winograd GEMM at one transform point: {{R}} output channels x {{NV}}
  * vectors of UNET_V tiles, summed over `cin` input channels in order:
- * mb[(r * {{NV}} + j) * UNET_V + l] = sum over ci of u[ci * {{R}} + r] * v[ci * vstride + j * UNET_V + l]. */
-static void unet_wino_gemm_{{R}}x{{NV}}(const float *v, size_t cin, size_t vstride, const float *u, float *mb)
+ * mb[(r * {{NV}} + j) * UNET_V + l] = sum over ci of u[ci * {{R}} + r] * v[ci * vstride + j * UNET_V + l].
+ * `pf`: the weights of the GEMM that comes next, prefetched (UNET_PREFETCH) as far ahead of
+ * `u` as they lie, so that the hardware never waits on the stream of weights. */
+static void unet_wino_gemm_{{R}}x{{NV}}(const float *v, size_t cin, size_t vstride, const float *u, const float *pf,
+                                  float *mb)
 {
     unet_vf acc[{{R}}][{{NV}}];
     size_t ci, r, j;
     for (r = 0; r < {{R}}; r++)
         for (j = 0; j < {{NV}}; j++) acc[r][j] = UNET_SPLAT(0.0f);
-    for (ci = 0; ci < cin; ci++, v += vstride, u += {{R}}) {
+    for (ci = 0; ci < cin; ci++, v += vstride, u += {{R}}, pf += {{R}}) {
         unet_vf x[{{NV}}];
+        UNET_PREFETCH(pf);
         for (j = 0; j < {{NV}}; j++) x[j] = UNET_LOAD(v + j * UNET_V);
         for (r = 0; r < {{R}}; r++) {
             unet_vf wr = UNET_SPLAT(u[r]);
