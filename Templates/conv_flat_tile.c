@@ -4,11 +4,11 @@
  * panel row i / pw, column i % pw. Each panel row gives the {{K}} - 1 columns past the map's
  * `width` as well, computed and dropped, so a row is not rounded up to whole vectors: an 18-wide
  * map computes 20 columns a row, not 32. `p`: the panel at the chunk's first plane and at the
- * tile's first pixel; `w`, `pf`, `pstep`, `bias`, `relu` as in the row tiles. `out`: the band's first row of
- * the tile's first channel (channels `out_plane` floats apart, rows `out_w`); `i0`: the tile's
- * first pixel; `n`: the band's pixels (rows x pw). The pixels are stored one by one, those
- * outside the map skipped; a tile's {{R}} x {{NV}} x UNET_V stores against the FMAs of every
- * input channel and tap. */
+ * tile's first pixel; `w`, `pf`, `pstep`, `bias`, `relu` as in the row tiles. `out`: the
+ * band's first row of the tile's first channel (channels `out_plane` floats apart, rows
+ * `out_w`); `i0`: the tile's first pixel; `n`: the band's pixels (rows x pw). The pixels are
+ * stored one by one, those outside the map skipped; a tile's {{R}} x {{NV}} x UNET_V stores
+ * against the FMAs of every input channel and tap. */
 UNET_TILE void unet_conv{{K}}_flat_{{R}}x{{NV}}(const float *p, size_t cin, size_t plane, size_t pw,
                                      const float *w, const float *pf, size_t pstep,
                                      const float *bias, int relu, float *out,

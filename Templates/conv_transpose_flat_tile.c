@@ -3,14 +3,15 @@
  * run of pixels: {{R}} output channels x {{NV}} vectors of UNET_V consecutive pixels x the 4 taps,
  * pixel i being input row i / iw, column i % iw, so a row is not rounded up to whole vectors:
  * an 18-wide map computes 18 columns a row, not 32. `p`: the panel at the tile's first pixel;
- * `w`, `pf`, `pstep`, `bias` as in the row tiles. `out`: the band's first output row of the tile's first
- * channel (channels `out_plane` floats apart, rows `out_w`); `i0`: the tile's first pixel; `n`:
- * the band's pixels (rows x iw). Input pixel (y, x) gives output pixels (2y + dy, 2x + dx): a
+ * `w`, `pf`, `pstep`, `bias` as in the row tiles. `out`: the band's first output row of the
+ * tile's first channel (channels `out_plane` floats apart, rows `out_w`); `i0`: the tile's
+ * first pixel; `n`: the band's pixels (rows x iw). Input pixel (y, x) gives output pixels (2y + dy, 2x + dx): a
  * vector whose pixels lie in one row goes out as two whole vectors per row of taps (where the
  * compiler can interleave), the others pixel by pixel. */
 UNET_TILE void unet_convT_flat_{{R}}x{{NV}}(const float *p, size_t cin, size_t plane, const float *w,
-                                 const float *pf, size_t pstep, const float *bias, float *out, size_t out_plane, size_t out_w,
-                                 size_t chans, size_t i0, size_t n, size_t iw)
+                                 const float *pf, size_t pstep, const float *bias, float *out,
+                                 size_t out_plane, size_t out_w, size_t chans, size_t i0, size_t n,
+                                 size_t iw)
 {
     unet_vf acc[4][{{R}}][{{NV}}];
     ptrdiff_t at[{{NV}} * UNET_V]; /* where each lane's pixel (2y, 2x) lies in out; -1: past the band */

@@ -495,13 +495,13 @@ public enum Tiling {
     /// one block over a band of `bandRows` rows share out the k x k x r weights the next block
     /// has for each input channel of the chunk in `slices` slices of `step` floats a channel
     /// (tile i takes slice i mod `slices`), so that between them they bring in the next block
-    /// while this one computes; the slices never pass the block's weights. A
-    /// block's first tile otherwise waits on DRAM for its weights: the classic model's 16x16
-    /// convs (37.7 MB of weights, 8 tiles a block) ran at 84% of the FMA peak on 1 thread of a
-    /// Zen 5, and in 0.85x the time with the prefetch. A step of 0, none: a 1x1 conv, tiles
-    /// that take the blocks innermost (a block's tiles are not consecutive), or more tiles in a
-    /// band than a block has weights for a channel (down_conv.0.first, whose 3 channels' weights
-    /// are 864 bytes a block).
+    /// while this one computes; the slices never pass the block's weights. A block's first tile
+    /// otherwise waits on DRAM for its weights: the classic model's 16x16 convs (37.7 MB of
+    /// weights, 8 tiles a block) ran at 84% of the FMA peak on 1 thread of a Zen 5, and in 0.85x
+    /// the time with the prefetch. A step of 0, none: a 1x1 conv, tiles that take the blocks
+    /// innermost (a block's tiles are not consecutive), or more tiles in a band than a block has
+    /// weights for a channel (down_conv.0.first, whose 3 channels' weights are 864 bytes a
+    /// block).
     public static func prefetch(_ t: LayerTiling, k: Int, bandRows: Int, pw: Int, width: Int,
                                 vectorWidth v: Int) -> (step: Int, slices: Int) {
         let rows = max(1, bandRows), tw = t.nv * v, perChannel = k * k * t.r
