@@ -98,8 +98,8 @@ def main(argv=None):
         if (cls, "A", "total") not in res or (cls, "B", "total") not in res:
             continue
         na, nb = len(res[(cls, "A", "total")]), len(res[(cls, "B", "total")])
-        print(f"{cls} minutes: {na} processes of A, {nb} of B ({a.threads} threads, {a.runs} runs each)"
-              if cls != "all" else f"{na} processes of A, {nb} of B ({a.threads} thread, {a.runs} runs each)")
+        counts = f"{na} processes of A, {nb} of B ({a.threads} thread{'s' if a.threads > 1 else ''}, {a.runs} runs each)"
+        print(f"{cls} minutes: {counts}" if cls != "all" else counts)
         print(f"  {'layer':28s} {'A ms':>9s} {'B ms':>9s}  B/A")
         for (label, seg_a), (_, seg_b) in zip(segments["A"], segments["B"]):
             if label != "total" and pat and not pat.search(label):
